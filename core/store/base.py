@@ -1,0 +1,85 @@
+"""The job store protocol: what the bot and the workers may do to jobs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Protocol
+
+from core.jobs import Job, JobEvent, JobResult, NewJob
+
+Clock = Callable[[], float]
+DEFAULT_LEASE_SECONDS = 60.0
+
+
+def wall_clock() -> float:
+    return time.time()
+
+
+class Lease(StrEnum):
+    """What a heartbeat learns about the job it holds."""
+
+    HELD = "held"  # keep going
+    LOST = "lost"  # another worker owns it now, or it finished: stop, write nothing
+    CANCEL = "cancel"  # its requester canceled it: stop at the next chunk
+
+
+class JobStore(Protocol):
+    """Every backend keeps these promises; tests/store runs one suite against each."""
+
+    async def enqueue(self, job: NewJob) -> Job:
+        """Adds a job; enqueueing the same id twice returns the first one unchanged."""
+        ...
+
+    async def claim(
+        self,
+        worker_id: str,
+        *,
+        max_images: int = 1,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> list[Job]:
+        """Leases the next job, plus compatible ones (same size, steps, sampler) up to
+        `max_images` images in all. Expired leases are requeued first."""
+        ...
+
+    async def heartbeat(
+        self, job_id: str, worker_id: str, step: int, total: int, lease_seconds: float
+    ) -> Lease:
+        """Renews the lease and records progress."""
+        ...
+
+    async def complete(self, job_id: str, worker_id: str, result: JobResult) -> bool:
+        """Stores the result; only the current lease owner succeeds."""
+        ...
+
+    async def fail(self, job_id: str, worker_id: str, error: str, *, retry: bool) -> bool:
+        """Gives up on this attempt. With `retry`, the job is queued again while attempts
+        remain; `error` is the sentence its requester reads if none remain."""
+        ...
+
+    async def release(self, job_id: str, worker_id: str) -> bool:
+        """Gives a job back unfinished (the worker is stopping) without using an attempt."""
+        ...
+
+    async def cancel(self, job_id: str) -> Job | None:
+        """Cancels a queued job at once; a running one stops at its next heartbeat."""
+        ...
+
+    async def get(self, job_id: str) -> Job | None: ...
+
+    async def result(self, job_id: str) -> JobResult | None: ...
+
+    async def position(self, job_id: str) -> int:
+        """How many queued jobs run before this one (0: next); -1 if it is not queued."""
+        ...
+
+    async def head(self) -> int:
+        """The newest event's seq, so a reader can start from now."""
+        ...
+
+    async def events(self, after: int, *, limit: int = 500, wait: float = 0.0) -> list[JobEvent]:
+        """Events with seq > `after`, oldest first; waits up to `wait` seconds for one."""
+        ...
+
+    async def close(self) -> None: ...

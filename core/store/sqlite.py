@@ -1,0 +1,365 @@
+"""The embedded job store: one SQLite file shared by the bot and the workers of one host.
+
+Every write is one `BEGIN IMMEDIATE` transaction, so two processes never interleave a
+read-then-write; WAL lets readers go on meanwhile, and `busy_timeout` makes a writer
+wait for the lock instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import aiosqlite
+
+from core.jobs import EventKind, Job, JobEvent, JobParams, JobResult, JobState, NewJob
+from core.store.base import DEFAULT_LEASE_SECONDS, Clock, Lease, wall_clock
+from core.store.sqlite_schema import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 30_000
+EVENT_POLL_SECONDS = 0.05
+EVENT_RETENTION_SECONDS = 86_400.0
+GAVE_UP = "The worker stopped while making this job too many times, so it was given up."
+
+
+def batch_key(params: JobParams) -> str:
+    """Jobs with the same key can share one batch on the GPU."""
+    return f"{params.width}x{params.height}:{params.steps}:{params.sampler}"
+
+
+class SqliteJobStore:
+    """JobStore on one SQLite file. Open with `await SqliteJobStore.open(path)`."""
+
+    def __init__(self, db: aiosqlite.Connection, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        self._write_lock = asyncio.Lock()  # one transaction at a time on this connection
+
+    @classmethod
+    async def open(cls, path: Path, *, clock: Clock = wall_clock) -> SqliteJobStore:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoint
+        await db.execute("PRAGMA foreign_keys = ON")
+        store = cls(db, clock)
+        await store._migrate()
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._write_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def _migrate(self) -> None:
+        async with self._transaction() as db:
+            row = await _one(db, "PRAGMA user_version")
+            version = int(row[0]) if row else 0
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA user_version = {number}")
+
+    async def enqueue(self, job: NewJob) -> Job:
+        now = self._clock()
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "INSERT OR IGNORE INTO jobs (id, guild_id, channel_id, user_id, locale, params,"
+                " batch_key, images, state, max_attempts, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job.id, job.guild_id, job.channel_id, job.user_id, job.locale,
+                    json.dumps(asdict(job.params)), batch_key(job.params), job.params.count,
+                    JobState.QUEUED, job.max_attempts, now,
+                ),
+            )
+            if cursor.rowcount:
+                await _event(db, job.id, EventKind.QUEUED, now)
+            stored = await _job(db, job.id)
+        assert stored is not None  # inserted or already there, inside this transaction
+        return stored
+
+    async def claim(
+        self,
+        worker_id: str,
+        *,
+        max_images: int = 1,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> list[Job]:
+        now = self._clock()
+        async with self._transaction() as db:
+            await self._expire_leases(db, now)
+            first = await _one(
+                db,
+                "SELECT id, batch_key, images FROM jobs WHERE state = ?"
+                " ORDER BY created_at, rowid LIMIT 1",
+                (JobState.QUEUED,),
+            )
+            if first is None:
+                return []
+            ids = [first["id"]] + await _companions(
+                db, first["batch_key"], first["id"], max_images - first["images"]
+            )
+            for job_id in ids:
+                await db.execute(
+                    "UPDATE jobs SET state = ?, lease_owner = ?, lease_expires = ?,"
+                    " attempts = attempts + 1, started_at = ?, step = 0 WHERE id = ?",
+                    (JobState.RUNNING, worker_id, now + lease_seconds, now, job_id),
+                )
+                await _event(db, job_id, EventKind.STARTED, now)
+            return [job for job_id in ids if (job := await _job(db, job_id))]
+
+    async def _expire_leases(self, db: aiosqlite.Connection, now: float) -> None:
+        rows = await _all(
+            db,
+            "SELECT id, attempts, max_attempts, cancel_requested FROM jobs"
+            " WHERE state = ? AND lease_expires < ?",
+            (JobState.RUNNING, now),
+        )
+        for row in rows:
+            if row["cancel_requested"]:
+                await _finish(db, row["id"], JobState.CANCELED, now, None)
+            elif row["attempts"] >= row["max_attempts"]:
+                await _finish(db, row["id"], JobState.FAILED, now, GAVE_UP)
+            else:
+                await _requeue(db, row["id"], now)
+        await db.execute("DELETE FROM events WHERE at < ?", (now - EVENT_RETENTION_SECONDS,))
+
+    async def heartbeat(
+        self, job_id: str, worker_id: str, step: int, total: int, lease_seconds: float
+    ) -> Lease:
+        now = self._clock()
+        async with self._transaction() as db:
+            row = await _owned(db, job_id, worker_id)
+            if row is None:
+                return Lease.LOST
+            await db.execute(
+                "UPDATE jobs SET lease_expires = ?, step = ?, total_steps = ? WHERE id = ?",
+                (now + lease_seconds, step, total, job_id),
+            )
+            if (step, total) != (row["step"], row["total_steps"]):
+                await _event(db, job_id, EventKind.PROGRESS, now, step, total)
+            return Lease.CANCEL if row["cancel_requested"] else Lease.HELD
+
+    async def complete(self, job_id: str, worker_id: str, result: JobResult) -> bool:
+        now = self._clock()
+        async with self._transaction() as db:
+            if await _owned(db, job_id, worker_id) is None:
+                return False
+            pngs = (result.grid_png, *result.image_pngs)
+            await db.executemany(
+                "INSERT OR REPLACE INTO results (job_id, idx, png) VALUES (?, ?, ?)",
+                [(job_id, idx, png) for idx, png in enumerate(pngs)],
+            )
+            await db.execute(
+                "UPDATE jobs SET gpu_seconds = ? WHERE id = ?", (result.gpu_seconds, job_id)
+            )
+            await _finish(db, job_id, JobState.DONE, now, None)
+            return True
+
+    async def fail(self, job_id: str, worker_id: str, error: str, *, retry: bool) -> bool:
+        now = self._clock()
+        async with self._transaction() as db:
+            row = await _owned(db, job_id, worker_id)
+            if row is None:
+                return False
+            if row["cancel_requested"]:
+                await _finish(db, job_id, JobState.CANCELED, now, None)
+            elif retry and row["attempts"] < row["max_attempts"]:
+                await _requeue(db, job_id, now, error)
+            else:
+                await _finish(db, job_id, JobState.FAILED, now, error)
+            return True
+
+    async def release(self, job_id: str, worker_id: str) -> bool:
+        now = self._clock()
+        async with self._transaction() as db:
+            if await _owned(db, job_id, worker_id) is None:
+                return False
+            await db.execute("UPDATE jobs SET attempts = attempts - 1 WHERE id = ?", (job_id,))
+            await _requeue(db, job_id, now)
+            return True
+
+    async def cancel(self, job_id: str) -> Job | None:
+        now = self._clock()
+        async with self._transaction() as db:
+            job = await _job(db, job_id)
+            if job is None or job.state.finished:
+                return job
+            if job.state is JobState.QUEUED:
+                await _finish(db, job_id, JobState.CANCELED, now, None)
+            else:
+                await db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+            return await _job(db, job_id)
+
+    async def get(self, job_id: str) -> Job | None:
+        return await _job(self._db, job_id)
+
+    async def result(self, job_id: str) -> JobResult | None:
+        job = await _job(self._db, job_id)
+        rows = await _all(
+            self._db, "SELECT png FROM results WHERE job_id = ? ORDER BY idx", (job_id,)
+        )
+        if job is None or not rows:
+            return None
+        pngs = [bytes(row["png"]) for row in rows]
+        return JobResult(pngs[0], tuple(pngs[1:]), job.gpu_seconds)
+
+    async def position(self, job_id: str) -> int:
+        row = await _one(
+            self._db,
+            "SELECT COUNT(*) FROM jobs AS other, jobs AS mine WHERE mine.id = ?"
+            " AND mine.state = ? AND other.state = ?"
+            " AND (other.created_at, other.rowid) < (mine.created_at, mine.rowid)",
+            (job_id, JobState.QUEUED, JobState.QUEUED),
+        )
+        job = await _job(self._db, job_id)
+        if job is None or job.state is not JobState.QUEUED or row is None:
+            return -1
+        return int(row[0])
+
+    async def head(self) -> int:
+        row = await _one(self._db, "SELECT COALESCE(MAX(seq), 0) FROM events")
+        return int(row[0]) if row else 0
+
+    async def events(self, after: int, *, limit: int = 500, wait: float = 0.0) -> list[JobEvent]:
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            rows = await _all(
+                self._db,
+                "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, limit),
+            )
+            if rows or asyncio.get_running_loop().time() >= deadline:
+                return [_to_event(row) for row in rows]
+            await asyncio.sleep(EVENT_POLL_SECONDS)
+
+
+async def _one(
+    db: aiosqlite.Connection, sql: str, args: Iterable[object] = ()
+) -> sqlite3.Row | None:
+    async with db.execute(sql, tuple(args)) as cursor:
+        row: sqlite3.Row | None = await cursor.fetchone()
+        return row
+
+
+async def _all(
+    db: aiosqlite.Connection, sql: str, args: Iterable[object] = ()
+) -> list[sqlite3.Row]:
+    async with db.execute(sql, tuple(args)) as cursor:
+        return list(await cursor.fetchall())
+
+
+async def _job(db: aiosqlite.Connection, job_id: str) -> Job | None:
+    row = await _one(db, "SELECT * FROM jobs WHERE id = ?", (job_id,))
+    return None if row is None else _to_job(row)
+
+
+async def _owned(db: aiosqlite.Connection, job_id: str, worker_id: str) -> sqlite3.Row | None:
+    """The job's row if `worker_id` holds its lease right now, else None."""
+    return await _one(
+        db,
+        "SELECT * FROM jobs WHERE id = ? AND state = ? AND lease_owner = ?",
+        (job_id, JobState.RUNNING, worker_id),
+    )
+
+
+async def _companions(
+    db: aiosqlite.Connection, key: str, first_id: str, images_left: int
+) -> list[str]:
+    """Queued jobs that fit the same batch as `first_id`, oldest first."""
+    chosen: list[str] = []
+    rows = await _all(
+        db,
+        "SELECT id, images FROM jobs WHERE state = ? AND batch_key = ? AND id != ?"
+        " ORDER BY created_at, rowid LIMIT 64",
+        (JobState.QUEUED, key, first_id),
+    )
+    for row in rows:
+        if row["images"] <= images_left:
+            chosen.append(row["id"])
+            images_left -= row["images"]
+    return chosen
+
+
+async def _requeue(
+    db: aiosqlite.Connection, job_id: str, now: float, error: str | None = None
+) -> None:
+    await db.execute(
+        "UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires = NULL, step = 0,"
+        " error = ? WHERE id = ?",
+        (JobState.QUEUED, error, job_id),
+    )
+    await _event(db, job_id, EventKind.REQUEUED, now)
+
+
+async def _finish(
+    db: aiosqlite.Connection, job_id: str, state: JobState, now: float, error: str | None
+) -> None:
+    await db.execute(
+        "UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires = NULL,"
+        " finished_at = ?, error = ? WHERE id = ?",
+        (state, now, error, job_id),
+    )
+    await _event(db, job_id, EventKind(state.value), now)
+
+
+async def _event(
+    db: aiosqlite.Connection, job_id: str, kind: EventKind, now: float, step: int = 0,
+    total: int = 0,
+) -> None:
+    await db.execute(
+        "INSERT INTO events (job_id, kind, at, step, total_steps) VALUES (?, ?, ?, ?, ?)",
+        (job_id, kind, now, step, total),
+    )
+
+
+def _to_job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        user_id=row["user_id"],
+        params=JobParams(**json.loads(row["params"])),
+        locale=row["locale"],
+        state=JobState(row["state"]),
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        created_at=row["created_at"],
+        lease_owner=row["lease_owner"],
+        lease_expires=row["lease_expires"],
+        step=row["step"],
+        total_steps=row["total_steps"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        gpu_seconds=row["gpu_seconds"],
+        error=row["error"],
+        cancel_requested=bool(row["cancel_requested"]),
+    )
+
+
+def _to_event(row: sqlite3.Row) -> JobEvent:
+    return JobEvent(
+        seq=row["seq"],
+        job_id=row["job_id"],
+        kind=EventKind(row["kind"]),
+        at=row["at"],
+        step=row["step"],
+        total_steps=row["total_steps"],
+    )

@@ -1,0 +1,206 @@
+"""The job store's promises. Every backend runs this whole file (see conftest `connect`)."""
+
+import asyncio
+
+from core.jobs import EventKind, JobResult, JobState
+from core.store import JobStore, Lease
+from core.store.sqlite import GAVE_UP
+from tests.store.conftest import Connect
+from tests.support.clock import FakeClock
+from tests.support.jobs import new_job
+
+LEASE = 30.0
+RESULT = JobResult(b"grid", (b"one",), 1.5)
+
+
+async def test_enqueue_is_idempotent_by_id(store: JobStore) -> None:
+    job = new_job()
+    first = await store.enqueue(job)
+    again = await store.enqueue(job)
+    assert first == again
+    assert first.state is JobState.QUEUED
+    assert len(await store.claim("w", max_images=4)) == 1
+
+
+async def test_claim_takes_oldest_first_and_counts_the_attempt(
+    store: JobStore, clock: FakeClock
+) -> None:
+    older, newer = new_job(), new_job()
+    await store.enqueue(older)
+    clock.advance(1)
+    await store.enqueue(newer)
+    [claimed] = await store.claim("w", lease_seconds=LEASE)
+    assert claimed.id == older.id
+    assert (claimed.state, claimed.attempts, claimed.lease_owner) == (JobState.RUNNING, 1, "w")
+    assert claimed.lease_expires == clock.now + LEASE
+    assert await store.position(newer.id) == 0
+
+
+async def test_concurrent_claimers_never_share_a_job(connect: Connect) -> None:
+    stores = [await connect() for _ in range(6)]
+    for _ in range(60):
+        await stores[0].enqueue(new_job())
+
+    async def drain(store: JobStore, name: str) -> list[str]:
+        taken: list[str] = []
+        while batch := await store.claim(name):
+            taken += [job.id for job in batch]
+        return taken
+
+    results = await asyncio.gather(*(drain(s, f"w{i}") for i, s in enumerate(stores)))
+    everything = [job_id for taken in results for job_id in taken]
+    assert len(everything) == 60
+    assert len(set(everything)) == 60
+
+
+async def test_claim_batches_compatible_jobs_up_to_max_images(store: JobStore) -> None:
+    a = new_job(count=2)
+    other_size = new_job(size=(256, 128))
+    b, c = new_job(count=2), new_job(count=1)
+    for job in (a, other_size, b, c):
+        await store.enqueue(job)
+    batch = await store.claim("w", max_images=4)
+    assert [job.id for job in batch] == [a.id, b.id]
+    [alone] = await store.claim("w", max_images=4)
+    assert alone.id == other_size.id
+
+
+async def test_expired_lease_is_requeued_and_claimed_again(
+    store: JobStore, clock: FakeClock
+) -> None:
+    job = new_job()
+    await store.enqueue(job)
+    await store.claim("dead", lease_seconds=LEASE)
+    clock.advance(LEASE - 1)
+    assert await store.claim("alive", lease_seconds=LEASE) == []
+    clock.advance(2)
+    [again] = await store.claim("alive", lease_seconds=LEASE)
+    assert (again.id, again.attempts, again.lease_owner) == (job.id, 2, "alive")
+
+
+async def test_stale_owner_cannot_complete_fail_or_heartbeat(
+    store: JobStore, clock: FakeClock
+) -> None:
+    job = new_job()
+    await store.enqueue(job)
+    await store.claim("old", lease_seconds=LEASE)
+    clock.advance(LEASE + 1)
+    await store.claim("new", lease_seconds=LEASE)
+    assert not await store.complete(job.id, "old", RESULT)
+    assert not await store.fail(job.id, "old", "boom", retry=False)
+    assert await store.heartbeat(job.id, "old", 1, 2, LEASE) is Lease.LOST
+    assert await store.complete(job.id, "new", RESULT)
+    assert await store.result(job.id) == RESULT
+
+
+async def test_attempts_run_out_into_failed_with_a_message(
+    store: JobStore, clock: FakeClock
+) -> None:
+    job = new_job(max_attempts=2)
+    await store.enqueue(job)
+    for _ in range(2):
+        assert await store.claim("w", lease_seconds=LEASE)
+        clock.advance(LEASE + 1)
+    assert await store.claim("w", lease_seconds=LEASE) == []
+    failed = await store.get(job.id)
+    assert failed is not None
+    assert (failed.state, failed.error) == (JobState.FAILED, GAVE_UP)
+
+
+async def test_fail_with_retry_requeues_until_attempts_run_out(store: JobStore) -> None:
+    job = new_job(max_attempts=2)
+    await store.enqueue(job)
+    await store.claim("w")
+    assert await store.fail(job.id, "w", "engine broke", retry=True)
+    assert (await store.get(job.id)).state is JobState.QUEUED  # type: ignore[union-attr]
+    await store.claim("w")
+    assert await store.fail(job.id, "w", "engine broke", retry=True)
+    final = await store.get(job.id)
+    assert final is not None
+    assert (final.state, final.error) == (JobState.FAILED, "engine broke")
+
+
+async def test_release_gives_the_job_back_without_using_an_attempt(store: JobStore) -> None:
+    job = new_job(max_attempts=1)
+    await store.enqueue(job)
+    await store.claim("stopping")
+    assert await store.release(job.id, "stopping")
+    [again] = await store.claim("next")
+    assert again.attempts == 1
+
+
+async def test_heartbeat_renews_the_lease_and_records_progress(
+    store: JobStore, clock: FakeClock
+) -> None:
+    job = new_job()
+    await store.enqueue(job)
+    await store.claim("w", lease_seconds=LEASE)
+    clock.advance(LEASE - 1)
+    assert await store.heartbeat(job.id, "w", 3, 25, LEASE) is Lease.HELD
+    clock.advance(LEASE - 1)
+    assert await store.claim("thief", lease_seconds=LEASE) == []
+    running = await store.get(job.id)
+    assert running is not None
+    assert (running.step, running.total_steps, running.lease_owner) == (3, 25, "w")
+
+
+async def test_cancel_queued_job_at_once(store: JobStore) -> None:
+    job = new_job()
+    await store.enqueue(job)
+    canceled = await store.cancel(job.id)
+    assert canceled is not None
+    assert canceled.state is JobState.CANCELED
+    assert await store.claim("w") == []
+
+
+async def test_cancel_running_job_stops_it_at_the_next_heartbeat(store: JobStore) -> None:
+    job = new_job()
+    await store.enqueue(job)
+    await store.claim("w")
+    assert (await store.cancel(job.id)).state is JobState.RUNNING  # type: ignore[union-attr]
+    assert await store.heartbeat(job.id, "w", 1, 2, LEASE) is Lease.CANCEL
+    await store.fail(job.id, "w", "stopped", retry=True)
+    assert (await store.get(job.id)).state is JobState.CANCELED  # type: ignore[union-attr]
+
+
+async def test_cancel_of_a_finished_job_changes_nothing(store: JobStore) -> None:
+    job = new_job()
+    await store.enqueue(job)
+    await store.claim("w")
+    await store.complete(job.id, "w", RESULT)
+    assert (await store.cancel(job.id)).state is JobState.DONE  # type: ignore[union-attr]
+
+
+async def test_events_tell_every_change_in_order_from_any_cursor(store: JobStore) -> None:
+    start = await store.head()
+    job = new_job()
+    await store.enqueue(job)
+    await store.claim("w")
+    await store.heartbeat(job.id, "w", 1, 2, LEASE)
+    await store.heartbeat(job.id, "w", 1, 2, LEASE)  # no change: no event
+    await store.complete(job.id, "w", RESULT)
+    events = await store.events(start)
+    assert [e.kind for e in events] == [
+        EventKind.QUEUED, EventKind.STARTED, EventKind.PROGRESS, EventKind.DONE,
+    ]
+    assert (events[2].step, events[2].total_steps) == (1, 2)
+    assert [e.seq for e in await store.events(events[1].seq)] == [e.seq for e in events[2:]]
+
+
+async def test_events_reader_on_another_connection_sees_changes(connect: Connect) -> None:
+    bot, worker = await connect(), await connect()
+    cursor = await bot.head()
+    waiting = asyncio.create_task(bot.events(cursor, wait=5.0))
+    await worker.enqueue(new_job())
+    events = await asyncio.wait_for(waiting, 5.0)
+    assert [e.kind for e in events] == [EventKind.QUEUED]
+
+
+async def test_position_counts_jobs_ahead(store: JobStore, clock: FakeClock) -> None:
+    jobs = [new_job() for _ in range(3)]
+    for job in jobs:
+        await store.enqueue(job)
+        clock.advance(1)
+    assert [await store.position(job.id) for job in jobs] == [0, 1, 2]
+    await store.claim("w")
+    assert [await store.position(job.id) for job in jobs] == [-1, 0, 1]

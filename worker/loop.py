@@ -1,0 +1,195 @@
+"""The worker's job loop: claim a batch, run the engine off the event loop, keep the
+leases alive while it runs, hand back results (or the jobs themselves) at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from core.images import encode_pngs
+from core.jobs import Job, JobResult
+from core.store import JobStore, Lease
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_SECONDS = 0.25
+ENGINE_FAILED = "The image generator failed on this job. Try again, or change the prompt."
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the loop asks of an engine for one job (the engine's GenerationRequest)."""
+
+    prompt: str
+    negative_prompt: str
+    count: int
+    steps: int
+    guidance: float
+    seed: int
+    width: int
+    height: int
+    sampler: str
+
+
+class Canceled(Exception):
+    """Raised by an engine whose progress callback said stop."""
+
+
+class EngineLike(Protocol):
+    """The part of worker.engine.Engine the loop needs; tests plug in a small one."""
+
+    def generate(self, requests: Sequence[Request], progress: ProgressFn) -> list[np.ndarray]: ...
+
+
+class ProgressFn(Protocol):
+    def __call__(self, done: int, total: int) -> bool: ...
+
+
+class _Progress:
+    """Shared between the engine's thread and the loop: the latest step, and whether to go on."""
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        self.done, self.total = 0, 0
+        self.changed = threading.Event()
+        self.abandon = False  # every job in the batch was canceled or lost
+        self._stop = stop
+
+    def __call__(self, done: int, total: int) -> bool:
+        self.done, self.total = done, total
+        self.changed.set()
+        return not (self.abandon or self._stop.is_set())
+
+
+class Worker:
+    def __init__(
+        self,
+        store: JobStore,
+        engine: EngineLike,
+        *,
+        worker_id: str,
+        max_images: int,
+        lease_seconds: float,
+        heartbeat_file: Path | None = None,
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self.worker_id = worker_id
+        self._max_images = max_images
+        self._lease_seconds = lease_seconds
+        self._heartbeat_file = heartbeat_file
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serves jobs until `stop` is set; the batch in hand is finished or given back."""
+        log.info("Worker %s is taking jobs", self.worker_id)
+        while not stop.is_set():
+            self._beat()
+            jobs = await self._store.claim(
+                self.worker_id, max_images=self._max_images, lease_seconds=self._lease_seconds
+            )
+            if jobs:
+                await self.run_batch(jobs, stop)
+            else:
+                await _wait(stop, IDLE_POLL_SECONDS)
+        log.info("Worker %s stopped", self.worker_id)
+
+    async def run_batch(self, jobs: list[Job], stop: asyncio.Event) -> None:
+        progress = _Progress(stop)
+        requests = [to_request(job) for job in jobs]
+        started = time.monotonic()
+        generation = asyncio.create_task(
+            asyncio.to_thread(self._engine.generate, requests, progress)
+        )
+        live = await self._keep_leases(jobs, generation, progress)
+        try:
+            images = await generation
+        except Canceled:
+            # Stopping (SIGTERM) or every job canceled: hand back what is still ours,
+            # without using up an attempt.
+            for job in live:
+                await self._store.release(job.id, self.worker_id)
+            return
+        except Exception:
+            log.exception("The engine failed on jobs %s", [job.id for job in live])
+            await self._fail_all(live, ENGINE_FAILED, retry=True)
+            return
+        await self._complete(jobs, live, images, time.monotonic() - started)
+
+    async def _keep_leases(
+        self, jobs: list[Job], generation: asyncio.Task[list[np.ndarray]], progress: _Progress
+    ) -> list[Job]:
+        """Heartbeats each job while the engine runs; returns the jobs still ours."""
+        live = list(jobs)
+        interval = self._lease_seconds / 4
+        last_beat = time.monotonic()
+        while not generation.done():
+            await asyncio.wait({generation}, timeout=min(interval, 1.0))
+            due = time.monotonic() - last_beat >= interval
+            if not (due or progress.changed.is_set()) or generation.done():
+                continue
+            progress.changed.clear()
+            last_beat = time.monotonic()
+            live = await self._beat_jobs(live, progress)
+            progress.abandon = not live
+        return live
+
+    async def _beat_jobs(self, jobs: list[Job], progress: _Progress) -> list[Job]:
+        self._beat()
+        kept = []
+        for job in jobs:
+            lease = await self._store.heartbeat(
+                job.id, self.worker_id, progress.done, progress.total, self._lease_seconds
+            )
+            if lease is Lease.HELD:
+                kept.append(job)
+            elif lease is Lease.CANCEL:
+                await self._store.fail(job.id, self.worker_id, "canceled", retry=False)
+            else:
+                log.warning("Lost the lease on job %s; dropping its work", job.id)
+        return kept
+
+    async def _complete(
+        self, jobs: list[Job], live: list[Job], images: list[np.ndarray], seconds: float
+    ) -> None:
+        total_images = sum(job.params.count for job in jobs)
+        live_ids = {job.id for job in live}
+        for job, pixels in zip(jobs, images, strict=True):
+            if job.id not in live_ids:
+                continue
+            grid, singles = await asyncio.to_thread(encode_pngs, pixels)
+            share = seconds * job.params.count / total_images
+            if not await self._store.complete(
+                job.id, self.worker_id, JobResult(grid, singles, share)
+            ):
+                log.warning("Job %s was taken over before it completed", job.id)
+        log.info("Finished %d job(s) in %.1f s", len(live), seconds)
+
+    async def _fail_all(self, jobs: list[Job], error: str, *, retry: bool) -> None:
+        for job in jobs:
+            await self._store.fail(job.id, self.worker_id, error, retry=retry)
+
+    def _beat(self) -> None:
+        if self._heartbeat_file is not None:
+            self._heartbeat_file.parent.mkdir(parents=True, exist_ok=True)
+            self._heartbeat_file.touch()
+
+
+def to_request(job: Job) -> Request:
+    p = job.params
+    return Request(
+        p.prompt, p.negative_prompt, p.count, p.steps, p.guidance, p.seed, p.width, p.height,
+        p.sampler,
+    )
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
