@@ -68,10 +68,13 @@ class JobParams:
             raise InvalidRequest("bad_range", name="guidance", low=MIN_GUIDANCE, high=MAX_GUIDANCE)
         _check_range("seed", self.seed, 0, MAX_SEED)
         if (self.width, self.height) not in sizes:
-            offered = ", ".join(f"{w}x{h}" for w, h in sizes)
-            raise InvalidRequest("bad_size", size=self.size, offered=offered)
+            raise InvalidRequest("bad_size", size=self.size, offered=size_list(sizes))
         if self.sampler not in SAMPLERS:
             raise InvalidRequest("bad_sampler", sampler=self.sampler)
+
+
+def size_list(sizes: tuple[tuple[int, int], ...]) -> str:
+    return ", ".join(f"{w}x{h}" for w, h in sizes)
 
 
 def _check_text(text: str, name: str, *, allow_empty: bool = False) -> None:

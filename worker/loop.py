@@ -185,7 +185,14 @@ class Worker:
 def to_request(job: Job) -> Request:
     p = job.params
     return Request(
-        p.prompt, p.negative_prompt, p.count, p.steps, p.guidance, p.seed, p.width, p.height,
+        p.prompt,
+        p.negative_prompt,
+        p.count,
+        p.steps,
+        p.guidance,
+        p.seed,
+        p.width,
+        p.height,
         p.sampler,
     )
 

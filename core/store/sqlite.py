@@ -84,9 +84,17 @@ class SqliteJobStore:
                 " batch_key, images, state, max_attempts, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    job.id, job.guild_id, job.channel_id, job.user_id, job.locale,
-                    json.dumps(asdict(job.params)), batch_key(job.params), job.params.count,
-                    JobState.QUEUED, job.max_attempts, now,
+                    job.id,
+                    job.guild_id,
+                    job.channel_id,
+                    job.user_id,
+                    job.locale,
+                    json.dumps(asdict(job.params)),
+                    batch_key(job.params),
+                    job.params.count,
+                    JobState.QUEUED,
+                    job.max_attempts,
+                    now,
                 ),
             )
             if cursor.rowcount:
@@ -321,7 +329,11 @@ async def _finish(
 
 
 async def _event(
-    db: aiosqlite.Connection, job_id: str, kind: EventKind, now: float, step: int = 0,
+    db: aiosqlite.Connection,
+    job_id: str,
+    kind: EventKind,
+    now: float,
+    step: int = 0,
     total: int = 0,
 ) -> None:
     await db.execute(

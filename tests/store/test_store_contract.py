@@ -181,7 +181,10 @@ async def test_events_tell_every_change_in_order_from_any_cursor(store: JobStore
     await store.complete(job.id, "w", RESULT)
     events = await store.events(start)
     assert [e.kind for e in events] == [
-        EventKind.QUEUED, EventKind.STARTED, EventKind.PROGRESS, EventKind.DONE,
+        EventKind.QUEUED,
+        EventKind.STARTED,
+        EventKind.PROGRESS,
+        EventKind.DONE,
     ]
     assert (events[2].step, events[2].total_steps) == (1, 2)
     assert [e.seq for e in await store.events(events[1].seq)] == [e.seq for e in events[2:]]

@@ -20,6 +20,10 @@ def new_job(
         prompt=prompt, count=count, steps=steps, seed=seed, width=size[0], height=size[1]
     )
     return NewJob(
-        id=f"job-{next(_ids)}", guild_id=guild, channel_id=guild * 100, user_id=user,
-        params=params, max_attempts=max_attempts,
+        id=f"job-{next(_ids)}",
+        guild_id=guild,
+        channel_id=guild * 100,
+        user_id=user,
+        params=params,
+        max_attempts=max_attempts,
     )

@@ -1,0 +1,48 @@
+"""`python -m bot`: connects to Discord and serves /imagine until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import discord
+import yarl
+
+from bot.client import ImagineBot
+from core.logs import setup_logging
+from core.settings import BotSettings, load
+
+log = logging.getLogger("bot")
+
+
+def point_at(settings: BotSettings) -> None:
+    """Sends REST and gateway traffic to the configured addresses (proxies, test servers)."""
+    if settings.api_base:
+        discord.http.Route.BASE = settings.api_base.rstrip("/")
+    if settings.gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+async def serve(settings: BotSettings) -> None:
+    bot = ImagineBot(settings)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
+    async with bot:
+        try:
+            await bot.start(settings.token.get_secret_value())
+        except discord.LoginFailure:
+            log.error("Discord refused DISCORD_TOKEN: check the token in your settings.")
+            raise SystemExit(2) from None
+
+
+def main() -> None:
+    settings = load(BotSettings)
+    setup_logging(settings.log_level, secrets=[settings.token.get_secret_value()])
+    point_at(settings)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

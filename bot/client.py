@@ -1,0 +1,69 @@
+"""The Discord client: owns the connection, the job store and the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+from discord.ext import commands
+
+from bot.delivery import Deliverer
+from bot.ledger import Ledger
+from core.clip_tokens import ClipTokenCounter
+from core.settings import BotSettings
+from core.store import JobStore, open_store
+from core.vocab import resolve_vocab
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.cogs.imagine",)
+
+
+class ImagineBot(commands.Bot):
+    store: JobStore
+    ledger: Ledger
+    deliverer: Deliverer
+    tokens: ClipTokenCounter
+
+    def __init__(self, settings: BotSettings) -> None:
+        # Slash commands need no privileged intents: no message content, no members.
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None)
+        self.settings = settings
+        self.default_sampler = "ddim"
+        self._delivery_task: asyncio.Task[None] | None = None
+
+    async def setup_hook(self) -> None:
+        vocab = await asyncio.to_thread(resolve_vocab, self.settings.vocab, self.settings.cache_dir)
+        self.tokens = ClipTokenCounter(vocab)
+        self.store = await open_store(self.settings.store)
+        self.ledger = await Ledger.open(self.settings.bot_db)
+        self.deliverer = Deliverer(self, self.store, self.ledger)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self._sync_commands()
+        self._delivery_task = asyncio.create_task(self.deliverer.run(), name="delivery")
+
+    async def _sync_commands(self) -> None:
+        guild_id = self.settings.sync_guild
+        if guild_id is None:
+            synced = await self.tree.sync()
+        else:  # a test server sees changes at once; global commands take a while
+            guild = discord.Object(guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+        log.info("Synced %d command(s)", len(synced))
+
+    async def on_ready(self) -> None:
+        log.info("Connected as %s to %d server(s)", self.user, len(self.guilds))
+
+    async def close(self) -> None:
+        if self._delivery_task is not None:
+            self._delivery_task.cancel()
+        await super().close()
+        if hasattr(self, "ledger"):
+            await self.ledger.close()
+        if hasattr(self, "store"):
+            await self.store.close()

@@ -1,0 +1,183 @@
+"""Turns job changes into Discord messages: status edits while a job waits and runs, then
+its result (or its failure) edited into the same message, exactly once.
+
+The result replaces the status message instead of arriving as a new one, so a delivery
+retried after a crash or a Discord error edits the same message again: it can never
+show up twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from typing import Any
+
+import discord
+
+from bot.i18n import t
+from bot.ledger import Delivery, Ledger
+from core.images import fit_to_limit
+from core.jobs import Job, JobState
+from core.store import JobStore
+
+log = logging.getLogger(__name__)
+
+STATUS_EDIT_INTERVAL = 1.5  # Discord allows about 5 edits per 5 s per message
+SWEEP_SECONDS = 10.0  # how often undelivered jobs are retried
+ORPHAN_SECONDS = 3600.0  # a ledger row whose job never reached the store
+EXPIRED_TOKEN = 50027
+
+
+class Deliverer:
+    def __init__(self, client: discord.Client, store: JobStore, ledger: Ledger) -> None:
+        self._client = client
+        self._store = store
+        self._ledger = ledger
+        self._last_edit: dict[str, float] = {}
+        self._dirty: set[str] = set()
+        self._lock = asyncio.Lock()  # one sync at a time: the cog and the loop both call it
+
+    async def run(self) -> None:
+        """Follows the store's events forever, from where the last run stopped."""
+        cursor = await self._ledger.cursor()
+        if cursor is None:
+            cursor = await self._store.head()
+            await self._ledger.save_cursor(cursor)
+        await self.sweep()
+        last_sweep = time.monotonic()
+        while True:
+            events = await self._store.events(cursor, wait=0.5)
+            for job_id in dict.fromkeys(event.job_id for event in events):
+                await self.sync(job_id)
+            if events:
+                cursor = events[-1].seq
+                await self._ledger.save_cursor(cursor)
+            for job_id in list(self._dirty):
+                await self.sync(job_id)
+            if time.monotonic() - last_sweep > SWEEP_SECONDS:
+                await self.sweep()
+                last_sweep = time.monotonic()
+
+    async def sweep(self) -> None:
+        """Retries every delivery not made yet (after a restart or a Discord failure)."""
+        for delivery in await self._ledger.pending():
+            await self.sync(delivery.job_id)
+
+    async def sync(self, job_id: str) -> None:
+        """Brings the job's message up to date with the job; never raises."""
+        async with self._lock:
+            try:
+                await self._sync(job_id)
+            except Exception:
+                log.exception("Could not update the message of job %s; will retry", job_id)
+
+    async def _sync(self, job_id: str) -> None:
+        delivery = await self._ledger.get(job_id)
+        if delivery is None or delivery.delivered_at is not None:
+            return
+        job = await self._store.get(job_id)
+        if job is None:
+            if time.time() - delivery.created_at > ORPHAN_SECONDS:
+                log.warning("Job %s never reached the queue; closing its delivery", job_id)
+                await self._ledger.mark_delivered(job_id, time.time())
+            return
+        if delivery.status_message_id is None:
+            return  # the command has not shown its status yet; it syncs when it has
+        if job.state.finished:
+            await self._finish(delivery, job)
+        else:
+            await self._show_status(delivery, job)
+
+    async def _show_status(self, delivery: Delivery, job: Job) -> None:
+        since = time.monotonic() - self._last_edit.get(job.id, 0.0)
+        if since < STATUS_EDIT_INTERVAL:
+            self._dirty.add(job.id)
+            return
+        self._dirty.discard(job.id)
+        self._last_edit[job.id] = time.monotonic()
+        await self._edit(delivery, content=await status_text(self._store, job))
+
+    async def _finish(self, delivery: Delivery, job: Job) -> None:
+        if job.state is JobState.DONE:
+            await self._deliver_result(delivery, job)
+        else:
+            key = "canceled" if job.state is JobState.CANCELED else "failed"
+            await self._edit(delivery, content=t(key, job.locale, error=job.error or "?"))
+        usage = job if job.state is JobState.DONE else None
+        await self._ledger.mark_delivered(job.id, time.time(), usage=usage)
+        self._dirty.discard(job.id)
+        self._last_edit.pop(job.id, None)
+
+    async def _deliver_result(self, delivery: Delivery, job: Job) -> None:
+        result = await self._store.result(job.id)
+        if result is None:
+            raise RuntimeError(f"job {job.id} is done but has no result")
+        data, ext = await asyncio.to_thread(
+            fit_to_limit, result.grid_png, delivery.attachment_limit
+        )
+        name = f"imagine-{job.id}.{ext}"
+        embed = result_embed(job, name)
+        await self._edit(
+            delivery,
+            content=f"<@{job.user_id}>",
+            embed=embed,
+            attachments=[discord.File(io.BytesIO(data), filename=name)],
+        )
+
+    async def _edit(self, delivery: Delivery, **fields: Any) -> None:
+        """Edits the job's message through the interaction while its token lives, else
+        with the bot's own token, which never expires."""
+        assert delivery.status_message_id is not None
+        if time.time() < delivery.token_expires:
+            webhook = discord.Webhook.partial(
+                delivery.application_id, delivery.interaction_token, client=self._client
+            )
+            try:
+                await webhook.edit_message(delivery.status_message_id, **fields)
+                return
+            except discord.HTTPException as error:
+                if error.code != EXPIRED_TOKEN:
+                    raise
+                log.info(
+                    "Interaction token of job %s expired; using the bot token", delivery.job_id
+                )
+        channel = self._client.get_partial_messageable(delivery.channel_id)
+        await channel.get_partial_message(delivery.status_message_id).edit(**fields)
+
+
+async def status_text(store: JobStore, job: Job) -> str:
+    if job.state is JobState.RUNNING:
+        if not job.total_steps:
+            return t("starting", job.locale)
+        return t(
+            "running",
+            job.locale,
+            step=job.step,
+            total=job.total_steps,
+            bar=progress_bar(job.step, job.total_steps),
+        )
+    ahead = await store.position(job.id)
+    return t("queued_next", job.locale) if ahead <= 0 else t("queued", job.locale, ahead=ahead)
+
+
+def progress_bar(step: int, total: int, width: int = 12) -> str:
+    filled = round(width * step / total) if total else 0
+    return "▰" * filled + "▱" * (width - filled)
+
+
+def result_embed(job: Job, filename: str) -> discord.Embed:
+    p, locale = job.params, job.locale
+    embed = discord.Embed(description=p.prompt[:4000])
+    if p.negative_prompt:
+        embed.add_field(
+            name=t("field_negative", locale), value=p.negative_prompt[:1000], inline=False
+        )
+    embed.add_field(name=t("field_seed", locale), value=str(p.seed))
+    embed.add_field(name=t("field_steps", locale), value=f"{p.steps} ({p.sampler})")
+    embed.add_field(name=t("field_guidance", locale), value=f"{p.guidance:g}")
+    embed.add_field(name=t("field_size", locale), value=p.size)
+    embed.add_field(name=t("field_time", locale), value=f"{job.gpu_seconds:.1f} s")
+    embed.set_image(url=f"attachment://{filename}")
+    return embed

@@ -1,0 +1,42 @@
+"""A small deterministic engine behind the worker's engine interface, for queue tests
+that need many workers or many jobs (the real model is tested on its own)."""
+
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from worker.loop import Canceled, ProgressFn, Request
+
+POISON = "poison"
+
+
+class StepEngine:
+    """Takes `step_seconds` per step; each image is noise from its own seed."""
+
+    def __init__(self, step_seconds: float = 0.0) -> None:
+        self.step_seconds = step_seconds
+        self.batches: list[list[Request]] = []
+        self.started = threading.Event()
+
+    def generate(self, requests: Sequence[Request], progress: ProgressFn) -> list[np.ndarray]:
+        self.batches.append(list(requests))
+        self.started.set()
+        if any(POISON in r.prompt for r in requests):
+            raise RuntimeError("this prompt breaks the engine")
+        steps = requests[0].steps
+        for step in range(1, steps + 1):
+            time.sleep(self.step_seconds)
+            if not progress(step, steps):
+                raise Canceled
+        return [_images(r) for r in requests]
+
+
+def _images(request: Request) -> np.ndarray:
+    shape = (request.height, request.width, 3)
+    rows = [
+        np.random.default_rng(request.seed + i).integers(0, 256, shape, dtype=np.uint8)
+        for i in range(request.count)
+    ]
+    return np.stack(rows)

@@ -1,0 +1,117 @@
+"""The worker's job loop on a real SQLite store, with a small deterministic engine."""
+
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core.jobs import JobState
+from core.store import JobStore
+from core.store.sqlite import SqliteJobStore
+from tests.support.engines import POISON, StepEngine
+from tests.support.jobs import new_job
+from worker.loop import ENGINE_FAILED, Worker
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> JobStore:
+    opened = await SqliteJobStore.open(tmp_path / "jobs.db")
+    yield opened
+    await opened.close()
+
+
+def make_worker(store: JobStore, engine: StepEngine, max_images: int = 4) -> Worker:
+    return Worker(store, engine, worker_id="w1", max_images=max_images, lease_seconds=30)
+
+
+async def run_until(worker: Worker, store: JobStore, job_ids: list[str]) -> None:
+    """Runs the worker until every job in `job_ids` has finished."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+
+    async def finished() -> bool:
+        jobs = [await store.get(job_id) for job_id in job_ids]
+        return all(job is not None and job.state.finished for job in jobs)
+
+    while not await finished():
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+
+@pytest.mark.parametrize(("count", "grid_size"), [(1, (128, 128)), (2, (256, 128)),
+                                                   (3, (256, 256)), (4, (256, 256))])
+async def test_completes_a_job_with_grid_and_single_images(
+    store: JobStore, count: int, grid_size: tuple[int, int]
+) -> None:
+    job = new_job(count=count)
+    await store.enqueue(job)
+    await run_until(make_worker(store, StepEngine()), store, [job.id])
+    done = await store.get(job.id)
+    result = await store.result(job.id)
+    assert done is not None
+    assert result is not None
+    assert done.state is JobState.DONE
+    assert Image.open(io.BytesIO(result.grid_png)).size == grid_size
+    assert len(result.image_pngs) == count
+    assert all(Image.open(io.BytesIO(png)).size == (128, 128) for png in result.image_pngs)
+
+
+async def test_batches_compatible_jobs_in_one_engine_call(store: JobStore) -> None:
+    jobs = [new_job(count=2), new_job(count=1), new_job(count=1)]
+    for job in jobs:
+        await store.enqueue(job)
+    engine = StepEngine()
+    await run_until(make_worker(store, engine, max_images=4), store, [j.id for j in jobs])
+    assert [len(batch) for batch in engine.batches] == [3]
+
+
+async def test_a_failing_job_fails_with_a_message_and_the_next_is_served(
+    store: JobStore,
+) -> None:
+    poison, good = new_job(prompt=f"{POISON} pill", max_attempts=2), new_job(size=(256, 128))
+    await store.enqueue(poison)
+    await store.enqueue(good)
+    engine = StepEngine()
+    await run_until(make_worker(store, engine, max_images=1), store, [poison.id, good.id])
+    failed, served = await store.get(poison.id), await store.get(good.id)
+    assert failed is not None
+    assert served is not None
+    assert (failed.state, failed.error, failed.attempts) == (JobState.FAILED, ENGINE_FAILED, 2)
+    assert served.state is JobState.DONE
+
+
+async def test_stopping_gives_the_running_job_back_without_using_an_attempt(
+    store: JobStore,
+) -> None:
+    job = new_job(steps=1000)
+    await store.enqueue(job)
+    engine = StepEngine(step_seconds=0.01)
+    stop = asyncio.Event()
+    task = asyncio.create_task(make_worker(store, engine).run(stop))
+    await asyncio.to_thread(engine.started.wait, 10)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    back = await store.get(job.id)
+    assert back is not None
+    assert (back.state, back.attempts, back.lease_owner) == (JobState.QUEUED, 0, None)
+
+
+async def test_cancel_stops_a_running_job(store: JobStore) -> None:
+    job = new_job(steps=1000)
+    await store.enqueue(job)
+    engine = StepEngine(step_seconds=0.01)
+    stop = asyncio.Event()
+    task = asyncio.create_task(make_worker(store, engine).run(stop))
+    await asyncio.to_thread(engine.started.wait, 10)
+    await store.cancel(job.id)
+    while not (await store.get(job.id)).state.finished:  # type: ignore[union-attr]
+        await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    canceled = await store.get(job.id)
+    assert canceled is not None
+    assert canceled.state is JobState.CANCELED
+    assert canceled.step < 1000
