@@ -72,7 +72,7 @@ class Gateway:
     async def _on_frame(
         self, ws: web.WebSocketResponse, request: web.Request, frame: JSON
     ) -> GatewaySession | None:
-        op, data = frame.get("op"), frame.get("d")
+        op, data = frame.get("op"), frame.get("d") or {}
         if op == 1:  # heartbeat
             await _send(ws, {"op": 11, "d": None, "s": None, "t": None})
         elif op == 2:  # identify
@@ -102,7 +102,7 @@ class Gateway:
             await self.fake._notify()
             return found
         elif op == 8:  # request guild members: there are none to send
-            chunk = {"guild_id": data.get("guild_id"), "members": [], "chunk_index": 0,
+            chunk: JSON = {"guild_id": data.get("guild_id"), "members": [], "chunk_index": 0,
                      "chunk_count": 1, "not_found": [], "nonce": data.get("nonce")}
             for session in self.sessions.values():
                 if session.ws is ws:
@@ -130,7 +130,9 @@ class Gateway:
         if session.ws is not None:
             await _send(session.ws, frame)
 
-    async def dispatch(self, event: str, data: JSON, timeout: float = 10.0) -> None:
+    async def dispatch(
+        self, event: str, data: JSON, timeout: float = 10.0  # noqa: ASYNC109
+    ) -> None:
         """Send an event to the current session, waiting (up to ``timeout``) for one to be live."""
         session = await self.fake.wait_for(
             lambda: self.active if self.active is not None and self.active.live else None, timeout

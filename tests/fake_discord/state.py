@@ -281,11 +281,13 @@ class FakeInteraction:
     def followups(self) -> list[FakeMessage]:
         return [m for m in map(self.fake.message, self.followup_ids) if m is not None]
 
-    async def wait_callback(self, timeout: float = 10.0) -> Callback:
+    async def wait_callback(self, timeout: float = 10.0) -> Callback:  # noqa: ASYNC109
         return await self.fake.wait_for(lambda: self.callback, timeout)
 
     async def wait_original(
-        self, predicate: Callable[[FakeMessage], bool] = lambda m: True, timeout: float = 10.0
+        self,
+        predicate: Callable[[FakeMessage], bool] = lambda m: True,
+        timeout: float = 10.0,  # noqa: ASYNC109
     ) -> FakeMessage:
         """Wait until the @original message exists and satisfies ``predicate``."""
 
@@ -295,7 +297,9 @@ class FakeInteraction:
 
         return await self.fake.wait_for(check, timeout)
 
-    async def wait_followups(self, count: int = 1, timeout: float = 10.0) -> list[FakeMessage]:
+    async def wait_followups(
+        self, count: int = 1, timeout: float = 10.0  # noqa: ASYNC109
+    ) -> list[FakeMessage]:
         return await self.fake.wait_for(
             lambda: self.followups if len(self.followups) >= count else None, timeout
         )

@@ -12,6 +12,7 @@ from core.store import JobStore
 from core.store.sqlite import SqliteJobStore
 from tests.support.engines import POISON, StepEngine
 from tests.support.jobs import new_job
+from tests.support.waiting import wait_finished
 from worker.loop import ENGINE_FAILED, Worker
 
 
@@ -30,13 +31,7 @@ async def run_until(worker: Worker, store: JobStore, job_ids: list[str]) -> None
     """Runs the worker until every job in `job_ids` has finished."""
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
-
-    async def finished() -> bool:
-        jobs = [await store.get(job_id) for job_id in job_ids]
-        return all(job is not None and job.state.finished for job in jobs)
-
-    while not await finished():
-        await asyncio.sleep(0.02)
+    await wait_finished(store, job_ids)
     stop.set()
     await asyncio.wait_for(task, 10)
 
@@ -107,8 +102,7 @@ async def test_cancel_stops_a_running_job(store: JobStore) -> None:
     task = asyncio.create_task(make_worker(store, engine).run(stop))
     await asyncio.to_thread(engine.started.wait, 10)
     await store.cancel(job.id)
-    while not (await store.get(job.id)).state.finished:  # type: ignore[union-attr]
-        await asyncio.sleep(0.02)
+    await wait_finished(store, [job.id])
     stop.set()
     await asyncio.wait_for(task, 10)
     canceled = await store.get(job.id)
