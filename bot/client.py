@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import discord
 from discord.ext import commands
@@ -26,11 +27,13 @@ class ImagineBot(commands.Bot):
     deliverer: Deliverer
     tokens: ClipTokenCounter
 
-    def __init__(self, settings: BotSettings) -> None:
+    def __init__(self, settings: BotSettings, **options: Any) -> None:
         # Slash commands need no privileged intents: no message content, no members.
         intents = discord.Intents.none()
         intents.guilds = True
-        super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None)
+        super().__init__(
+            command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options
+        )
         self.settings = settings
         self.default_sampler = "ddim"
         self._delivery_task: asyncio.Task[None] | None = None
