@@ -34,8 +34,9 @@ class Reroll(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"reroll:(
         self.job = job
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[Any],
-                             item: discord.ui.Item[Any], match: re.Match[str]) -> Reroll:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> Reroll:
         return cls(int(match["job"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -47,8 +48,9 @@ class Cancel(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"cancel:(
         super().__init__(discord.ui.Button(label="Cancel", custom_id=f"cancel:{job}"))
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[Any],
-                             item: discord.ui.Item[Any], match: re.Match[str]) -> Cancel:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> Cancel:
         return cls(int(match["job"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
@@ -59,8 +61,12 @@ class ImagineBot(commands.Bot):
     """A small bot shaped like the real one: a guild-synced /imagine, buttons, a few probes."""
 
     def __init__(self, guild_id: str) -> None:
-        super().__init__(command_prefix=commands.when_mentioned, help_command=None,
-                         intents=discord.Intents.default(), guild_ready_timeout=0.1)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=discord.Intents.default(),
+            guild_ready_timeout=0.1,
+        )
         self.guild = discord.Object(int(guild_id))
         self.seen: asyncio.Queue[Any] = asyncio.Queue()  # what handlers saw or caught
         self.gate = asyncio.Event()
@@ -76,8 +82,13 @@ class ImagineBot(commands.Bot):
 
 
 @app_commands.command(name="imagine", description="Draw a picture")
-async def imagine(interaction: discord.Interaction[ImagineBot], prompt: str, steps: int = 20,
-                  guidance: float = 7.5, image: discord.Attachment | None = None) -> None:
+async def imagine(
+    interaction: discord.Interaction[ImagineBot],
+    prompt: str,
+    steps: int = 20,
+    guidance: float = 7.5,
+    image: discord.Attachment | None = None,
+) -> None:
     await interaction.response.defer(thinking=True)
     view = discord.ui.View()
     view.add_item(Reroll(42))
@@ -85,9 +96,12 @@ async def imagine(interaction: discord.Interaction[ImagineBot], prompt: str, ste
     if image is not None:
         interaction.client.seen.put_nowait(await image.read())
     try:
-        await interaction.followup.send(f"{prompt} ({steps} steps, cfg {guidance})",
-                                        file=discord.File(io.BytesIO(png_bytes()), "out.png"),
-                                        view=view, wait=True)
+        await interaction.followup.send(
+            f"{prompt} ({steps} steps, cfg {guidance})",
+            file=discord.File(io.BytesIO(png_bytes()), "out.png"),
+            view=view,
+            wait=True,
+        )
     except discord.HTTPException as exc:
         interaction.client.seen.put_nowait(exc)
         return
@@ -122,7 +136,8 @@ async def gallery(interaction: discord.Interaction[ImagineBot]) -> None:
     await interaction.response.send_message("one", file=file("a.png", 1))
     first = (await interaction.original_response()).attachments[0]
     message = await interaction.edit_original_response(
-        content="two", attachments=[first, file("b.png", 2)])
+        content="two", attachments=[first, file("b.png", 2)]
+    )
     await interaction.edit_original_response(content="three", attachments=[message.attachments[1]])
     interaction.client.seen.put_nowait("done")
 
@@ -139,10 +154,14 @@ async def next_seen(bot: ImagineBot) -> Any:
 
 
 async def test_slash_command_defer_followup_png_and_edit(
-        fake_discord: FakeDiscord, bot: ImagineBot) -> None:
+    fake_discord: FakeDiscord, bot: ImagineBot
+) -> None:
     fake = fake_discord
     assert [c["name"] for c in fake.guild_commands[fake.guild.id]] == [
-        "imagine", "probe", "gallery"]
+        "imagine",
+        "probe",
+        "gallery",
+    ]
     assert [c["name"] for c in fake.global_commands] == ["late"]
     assert fake.gateway.identifies[0]["intents"] == discord.Intents.default().value
 
@@ -154,7 +173,10 @@ async def test_slash_command_defer_followup_png_and_edit(
     [message] = fake.messages()
     assert message is interaction.original
     assert [v["content"] for v in message.versions] == [
-        "", "a cat (30 steps, cfg 5.5)", "done: a cat"]
+        "",
+        "a cat (30 steps, cfg 5.5)",
+        "done: a cat",
+    ]
     assert message.history[0]["flags"] & 128  # the loading state
     assert message.flags == 0
     assert message.data["type"] == 20
@@ -176,7 +198,10 @@ async def test_buttons_are_dynamic_items(fake_discord: FakeDiscord, bot: Imagine
     reroll = await fake.click(message, "reroll:42")
     reply = await reroll.wait_original()
     assert (reply.content, reply.ephemeral, reroll.callback and reroll.callback.type) == (
-        "rerolling 42", True, 4)
+        "rerolling 42",
+        True,
+        4,
+    )
 
     cancel = await fake.click(message, "cancel:42")
     assert (await cancel.wait_callback()).type == 7
@@ -203,7 +228,8 @@ async def test_rate_limits_are_retried(fake_discord: FakeDiscord, bot: ImagineBo
 
 
 async def test_multipart_edits_keep_and_drop_attachments_after_a_500(
-        fake_discord: FakeDiscord, bot: ImagineBot) -> None:
+    fake_discord: FakeDiscord, bot: ImagineBot
+) -> None:
     fake = fake_discord
     fake.fail_next("POST", r"/callback$", 500)
     interaction = await fake.slash("gallery")
@@ -219,7 +245,8 @@ async def test_multipart_edits_keep_and_drop_attachments_after_a_500(
 
 
 async def test_expired_token_is_invalid_webhook_token(
-        fake_discord: FakeDiscord, bot: ImagineBot) -> None:
+    fake_discord: FakeDiscord, bot: ImagineBot
+) -> None:
     interaction = await fake_discord.slash("late")
     await interaction.wait_callback()
     interaction.expire()
@@ -253,7 +280,8 @@ async def test_interaction_sixteen_minutes_old(fake_discord: FakeDiscord, bot: I
 
 
 async def test_raw_option_values_and_attachment_download(
-        fake_discord: FakeDiscord, bot: ImagineBot) -> None:
+    fake_discord: FakeDiscord, bot: ImagineBot
+) -> None:
     fake = fake_discord
     await fake.slash("probe", {"count": 2**70, "guidance": Option(math.nan, 10)})
     count, guidance, expired = await next_seen(bot)
@@ -270,7 +298,8 @@ async def test_raw_option_values_and_attachment_download(
 
 @pytest.mark.parametrize(("code", "resumable"), [(None, True), (4000, False)])
 async def test_dropped_gateway_recovers(
-        fake_discord: FakeDiscord, bot: ImagineBot, code: int | None, resumable: bool) -> None:
+    fake_discord: FakeDiscord, bot: ImagineBot, code: int | None, resumable: bool
+) -> None:
     fake = fake_discord
     await fake.drop_gateway(code=code, resumable=resumable)
     interaction = await fake.slash("probe", {"count": 3, "guidance": 1.0})
@@ -278,7 +307,8 @@ async def test_dropped_gateway_recovers(
     assert (await interaction.wait_original()).content == "3 1.0"
     # Not resumable: the RESUME is answered with op 9, so a third connection re-identifies.
     assert (fake.gateway.connections, fake.gateway.resumes, len(fake.gateway.identifies)) == (
-        (2, 1, 1) if resumable else (3, 0, 2))
+        (2, 1, 1) if resumable else (3, 0, 2)
+    )
 
 
 async def test_wrong_token_is_refused(fake_discord: FakeDiscord) -> None:

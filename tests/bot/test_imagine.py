@@ -40,7 +40,11 @@ async def test_usage_row_is_written_once_on_delivery(stack: Stack) -> None:
     await stack.fake.wait_for(lambda: _usage(stack), 10)
     [(guild, user, images, width, height)] = _usage(stack)
     assert (str(guild), str(user), images, width, height) == (
-        stack.fake.guild.id, stack.fake.user.id, 3, 128, 128,
+        stack.fake.guild.id,
+        stack.fake.user.id,
+        3,
+        128,
+        128,
     )
 
 

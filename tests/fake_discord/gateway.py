@@ -102,8 +102,14 @@ class Gateway:
             await self.fake._notify()
             return found
         elif op == 8:  # request guild members: there are none to send
-            chunk: JSON = {"guild_id": data.get("guild_id"), "members": [], "chunk_index": 0,
-                     "chunk_count": 1, "not_found": [], "nonce": data.get("nonce")}
+            chunk: JSON = {
+                "guild_id": data.get("guild_id"),
+                "members": [],
+                "chunk_index": 0,
+                "chunk_count": 1,
+                "not_found": [],
+                "nonce": data.get("nonce"),
+            }
             for session in self.sessions.values():
                 if session.ws is ws:
                     await self._dispatch(session, "GUILD_MEMBERS_CHUNK", chunk)
@@ -115,12 +121,22 @@ class Gateway:
 
     def _ready(self, session: GatewaySession) -> JSON:
         user = {**self.fake.bot_user.payload(), "verified": True, "mfa_enabled": False, "flags": 0}
-        return {"v": 10, "user": user, "session_id": session.id, "session_type": "normal",
-                "resume_gateway_url": self.fake.gateway_url, "shard": session.shard,
-                "guilds": [{"id": g, "unavailable": True} for g in self.fake.guilds],
-                "application": {"id": self.fake.application_id, "flags": 0},
-                "private_channels": [], "relationships": [], "presences": [],
-                "guild_join_requests": [], "geo_ordered_rtc_regions": [], "user_settings": {}}
+        return {
+            "v": 10,
+            "user": user,
+            "session_id": session.id,
+            "session_type": "normal",
+            "resume_gateway_url": self.fake.gateway_url,
+            "shard": session.shard,
+            "guilds": [{"id": g, "unavailable": True} for g in self.fake.guilds],
+            "application": {"id": self.fake.application_id, "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "guild_join_requests": [],
+            "geo_ordered_rtc_regions": [],
+            "user_settings": {},
+        }
 
     async def _dispatch(self, session: GatewaySession, event: str, data: Any) -> None:
         session.seq += 1
@@ -131,7 +147,10 @@ class Gateway:
             await _send(session.ws, frame)
 
     async def dispatch(
-        self, event: str, data: JSON, timeout: float = 10.0  # noqa: ASYNC109
+        self,
+        event: str,
+        data: JSON,
+        timeout: float = 10.0,  # noqa: ASYNC109
     ) -> None:
         """Send an event to the current session, waiting (up to ``timeout``) for one to be live."""
         session = await self.fake.wait_for(

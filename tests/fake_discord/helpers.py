@@ -27,16 +27,21 @@ def point_discord_py_at(fake: FakeDiscord) -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def run_client(client: discord.Client, token: str, *, timeout: float = 15.0  # noqa: ASYNC109
-                     ) -> AsyncIterator[discord.Client]:
+async def run_client(
+    client: discord.Client,
+    token: str,
+    *,
+    timeout: float = 15.0,  # noqa: ASYNC109
+) -> AsyncIterator[discord.Client]:
     """Log ``client`` in (LoginFailure surfaces here), connect it, wait for on_ready, yield;
     then close it and await its connection task (whose errors are re-raised)."""
     await client.login(token)
     task = asyncio.create_task(client.connect(reconnect=True))
     ready = asyncio.create_task(client.wait_until_ready())
     try:
-        done, _ = await asyncio.wait({task, ready}, timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {task, ready}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if task in done:
             task.result()
             raise RuntimeError("the client stopped before it was ready")

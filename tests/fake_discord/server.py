@@ -55,11 +55,15 @@ _ERRORS: dict[int, tuple[str, int]] = {
 }
 
 
-def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None
-                  ) -> web.Response:
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
     """A JSON response whose Content-Type is exactly ``application/json`` (no charset)."""
-    return web.Response(body=json.dumps(data).encode(), status=status,
-                        headers={**(headers or {}), "Content-Type": "application/json"})
+    return web.Response(
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={**(headers or {}), "Content-Type": "application/json"},
+    )
 
 
 def error(status: int, message: str, code: int) -> web.Response:
@@ -84,16 +88,21 @@ class FaultRule:
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
-        return (self.hits < self.times and self.method in ("*", method)
-                and self.pattern.search(path) is not None)
+        return (
+            self.hits < self.times
+            and self.method in ("*", method)
+            and self.pattern.search(path) is not None
+        )
 
     def response(self) -> web.Response:
         self.hits += 1
         if self.status != 429:
             return json_response(self.body, self.status)
         headers = {
-            "Retry-After": str(math.ceil(self.retry_after)), "Via": "1.1 google",
-            "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
+            "Retry-After": str(math.ceil(self.retry_after)),
+            "Via": "1.1 google",
+            "X-RateLimit-Limit": "5",
+            "X-RateLimit-Remaining": "0",
             "X-RateLimit-Reset": f"{time.time() + self.retry_after:.3f}",
             "X-RateLimit-Reset-After": f"{self.retry_after:.3f}",
             "X-RateLimit-Bucket": "fakebucket",
@@ -165,8 +174,12 @@ class FakeDiscord:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.stop()
 
     @property
@@ -183,17 +196,30 @@ class FakeDiscord:
 
     def env(self) -> dict[str, str]:
         """Settings that point a ``python -m bot`` subprocess at this fake."""
-        return {"DISCORD_API_BASE": self.api_base, "DISCORD_GATEWAY_URL": self.gateway_url,
-                "DISCORD_TOKEN": self.token}
+        return {
+            "DISCORD_API_BASE": self.api_base,
+            "DISCORD_GATEWAY_URL": self.gateway_url,
+            "DISCORD_TOKEN": self.token,
+        }
 
     # -- world building ----------------------------------------------------------------------
 
     def add_guild(self, name: str = "Guild", *, locale: str = "en-US") -> FakeGuild:
         """Add a guild (before the client connects: it is announced at IDENTIFY)."""
         guild = FakeGuild(snowflake(), name, locale)
-        guild.roles.append({"id": guild.id, "name": "@everyone", "permissions":
-                            str(DEFAULT_PERMISSIONS), "position": 0, "color": 0, "hoist": False,
-                            "managed": False, "mentionable": False, "flags": 0})
+        guild.roles.append(
+            {
+                "id": guild.id,
+                "name": "@everyone",
+                "permissions": str(DEFAULT_PERMISSIONS),
+                "position": 0,
+                "color": 0,
+                "hoist": False,
+                "managed": False,
+                "mentionable": False,
+                "flags": 0,
+            }
+        )
         self.guilds[guild.id] = guild
         return guild
 
@@ -206,27 +232,34 @@ class FakeDiscord:
         return FakeUser(snowflake(), name)
 
     def channel_by_id(self, channel_id: str) -> FakeChannel | None:
-        return next((g.channels[channel_id] for g in self.guilds.values()
-                     if channel_id in g.channels), None)
+        return next(
+            (g.channels[channel_id] for g in self.guilds.values() if channel_id in g.channels), None
+        )
 
     # -- observing ---------------------------------------------------------------------------
 
     def message(self, message_id: str) -> FakeMessage | None:
         return self._messages.get(str(message_id))
 
-    def messages(self, channel: FakeChannel | str | None = None, *,
-                 include_deleted: bool = False) -> list[FakeMessage]:
+    def messages(
+        self, channel: FakeChannel | str | None = None, *, include_deleted: bool = False
+    ) -> list[FakeMessage]:
         """Messages in a channel (default: the default channel), oldest first."""
         cid = (channel or self.channel).id if not isinstance(channel, str) else channel
-        return [m for m in self._messages.values()
-                if m.channel_id == cid and (include_deleted or not m.deleted)]
+        return [
+            m
+            for m in self._messages.values()
+            if m.channel_id == cid and (include_deleted or not m.deleted)
+        ]
 
     @property
     def unknown_requests(self) -> list[RequestRecord]:
         return [r for r in self.requests if not r.known]
 
     async def wait_for(
-        self, predicate: Callable[[], _T | None], timeout: float = 10.0  # noqa: ASYNC109
+        self,
+        predicate: Callable[[], _T | None],
+        timeout: float = 10.0,  # noqa: ASYNC109
     ) -> _T:
         """Wait until ``predicate()`` is truthy (re-checked on every state change); return it."""
         loop = asyncio.get_running_loop()
@@ -244,8 +277,9 @@ class FakeDiscord:
 
     async def wait_until_identified(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until a client has a live, identified (or resumed) gateway session."""
-        await self.wait_for(lambda: self.gateway.active is not None and self.gateway.active.live,
-                            timeout)
+        await self.wait_for(
+            lambda: self.gateway.active is not None and self.gateway.active.live, timeout
+        )
 
     async def _notify(self) -> None:
         async with self._cond:
@@ -253,20 +287,35 @@ class FakeDiscord:
 
     # -- fault injection ---------------------------------------------------------------------
 
-    def fail_next(self, method: str, path_regex: str, status: int, *, times: int = 1,
-                  retry_after: float = 0.05, is_global: bool = False,
-                  message: str | None = None, code: int | None = None) -> FaultRule:
+    def fail_next(
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: float = 0.05,
+        is_global: bool = False,
+        message: str | None = None,
+        code: int | None = None,
+    ) -> FaultRule:
         """Answer the next ``times`` requests whose method is ``method`` ("*" = any) and whose
         path after /api/v10 matches ``path_regex`` (re.search) with ``status``."""
         if status == 429:
-            body: JSON = {"message": "You are being rate limited.", "retry_after": retry_after,
-                          "global": is_global}
+            body: JSON = {
+                "message": "You are being rate limited.",
+                "retry_after": retry_after,
+                "global": is_global,
+            }
         else:
             default_message, default_code = _ERRORS.get(status, (f"{status}: Error", 0))
-            body = {"message": message or default_message,
-                    "code": default_code if code is None else code}
-        rule = FaultRule(method.upper(), re.compile(path_regex), status, times, retry_after,
-                         is_global, body)
+            body = {
+                "message": message or default_message,
+                "code": default_code if code is None else code,
+            }
+        rule = FaultRule(
+            method.upper(), re.compile(path_regex), status, times, retry_after, is_global, body
+        )
         self.faults.append(rule)
         return rule
 
@@ -293,18 +342,34 @@ class FakeDiscord:
         int 4, bool 5, float 10, Upload 11; wrap in Option to force one) or a raw option list."""
         guild = guild or self.guild
         channel = channel or next(iter(guild.channels.values()))
-        command = next((c for c in self.guild_commands.get(guild.id, []) if c["name"] == name),
-                       None)
-        data: JSON = {"id": command["id"], "guild_id": guild.id} if command else {
-            "id": next((c["id"] for c in self.global_commands if c["name"] == name), snowflake())}
+        command = next(
+            (c for c in self.guild_commands.get(guild.id, []) if c["name"] == name), None
+        )
+        data: JSON = (
+            {"id": command["id"], "guild_id": guild.id}
+            if command
+            else {
+                "id": next(
+                    (c["id"] for c in self.global_commands if c["name"] == name), snowflake()
+                )
+            }
+        )
         opts, found = self._options(options)
         data.update(name=name, type=1, options=opts, resolved={**found, **(resolved or {})})
-        return await self._interact(2, data, guild, channel, user, permissions, locale,
-                                    attachment_size_limit, created_at)
+        return await self._interact(
+            2, data, guild, channel, user, permissions, locale, attachment_size_limit, created_at
+        )
 
-    async def click(self, message: FakeMessage, custom_id: str, *, user: FakeUser | None = None,
-                    component_type: int = 2, values: list[str] | None = None,
-                    permissions: int = DEFAULT_PERMISSIONS) -> FakeInteraction:
+    async def click(
+        self,
+        message: FakeMessage,
+        custom_id: str,
+        *,
+        user: FakeUser | None = None,
+        component_type: int = 2,
+        values: list[str] | None = None,
+        permissions: int = DEFAULT_PERMISSIONS,
+    ) -> FakeInteraction:
         """Click a button (or pick ``values`` in a select) on a stored message."""
         data: JSON = {"custom_id": custom_id, "component_type": component_type}
         if values is not None:
@@ -312,11 +377,22 @@ class FakeDiscord:
         channel = self.channel_by_id(message.channel_id)
         if channel is None:
             raise LookupError(f"unknown channel {message.channel_id}")
-        return await self._interact(3, data, self.guilds[channel.guild_id], channel, user,
-                                    permissions, "en-US", None, None, message)
+        return await self._interact(
+            3,
+            data,
+            self.guilds[channel.guild_id],
+            channel,
+            user,
+            permissions,
+            "en-US",
+            None,
+            None,
+            message,
+        )
 
-    def _options(self, options: Mapping[str, Any] | Sequence[JSON] | None
-                 ) -> tuple[list[JSON], JSON]:
+    def _options(
+        self, options: Mapping[str, Any] | Sequence[JSON] | None
+    ) -> tuple[list[JSON], JSON]:
         if options is None:
             return [], {}
         if not isinstance(options, Mapping):
@@ -345,30 +421,68 @@ class FakeDiscord:
             out.append({"name": name, "type": kind, "value": value})
         return out, ({"attachments": attachments} if attachments else {})
 
-    async def _interact(self, kind: int, data: JSON, guild: FakeGuild, channel: FakeChannel,
-                        user: FakeUser | None, permissions: int, locale: str, limit: int | None,
-                        created_at: datetime | None, message: FakeMessage | None = None
-                        ) -> FakeInteraction:
+    async def _interact(
+        self,
+        kind: int,
+        data: JSON,
+        guild: FakeGuild,
+        channel: FakeChannel,
+        user: FakeUser | None,
+        permissions: int,
+        locale: str,
+        limit: int | None,
+        created_at: datetime | None,
+        message: FakeMessage | None = None,
+    ) -> FakeInteraction:
         user = user or self.user
         limit = self.upload_limit if limit is None else limit
         iid, token = snowflake(created_at), secrets.token_urlsafe(48)
-        member = {"user": user.payload(), "roles": [], "permissions": str(permissions),
-                  "flags": 0, "joined_at": iso_now(), "nick": None, "avatar": None,
-                  "deaf": False, "mute": False, "pending": False, "premium_since": None}
+        member = {
+            "user": user.payload(),
+            "roles": [],
+            "permissions": str(permissions),
+            "flags": 0,
+            "joined_at": iso_now(),
+            "nick": None,
+            "avatar": None,
+            "deaf": False,
+            "mute": False,
+            "pending": False,
+            "premium_since": None,
+        }
         payload: JSON = {
-            "id": iid, "type": kind, "token": token, "version": 1,
-            "application_id": self.application_id, "guild_id": guild.id,
-            "channel_id": channel.id, "channel": channel.payload(), "member": member,
-            "locale": locale, "guild_locale": guild.locale, "entitlements": [],
-            "authorizing_integration_owners": {"0": guild.id}, "context": 0,
-            "app_permissions": str(DEFAULT_PERMISSIONS), "attachment_size_limit": limit,
+            "id": iid,
+            "type": kind,
+            "token": token,
+            "version": 1,
+            "application_id": self.application_id,
+            "guild_id": guild.id,
+            "channel_id": channel.id,
+            "channel": channel.payload(),
+            "member": member,
+            "locale": locale,
+            "guild_locale": guild.locale,
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": guild.id},
+            "context": 0,
+            "app_permissions": str(DEFAULT_PERMISSIONS),
+            "attachment_size_limit": limit,
             "data": data,
         }
         if message is not None:
             payload["message"] = message.data
         interaction = FakeInteraction(
-            self, iid, token, kind, channel.id, guild.id, user, payload, limit,
-            message_id=message.id if message else None)
+            self,
+            iid,
+            token,
+            kind,
+            channel.id,
+            guild.id,
+            user,
+            payload,
+            limit,
+            message_id=message.id if message else None,
+        )
         self.interactions.append(interaction)
         self._by_token[token] = interaction
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
@@ -383,17 +497,29 @@ class FakeDiscord:
             return await handler(request)
         path = request.path.removeprefix(API)
         auth_header = request.headers.get("Authorization")
-        auth = "none" if auth_header is None else (
-            "bot" if auth_header == f"Bot {self.token}" else "bad")
+        auth = (
+            "none"
+            if auth_header is None
+            else ("bot" if auth_header == f"Bot {self.token}" else "bad")
+        )
         payload, files = await self._read_body(request)
-        record = RequestRecord(request.method, path, dict(request.query), auth, payload,
-                               [(f.filename, len(f.data)) for f in files])
+        record = RequestRecord(
+            request.method,
+            path,
+            dict(request.query),
+            auth,
+            payload,
+            [(f.filename, len(f.data)) for f in files],
+        )
         rule = next((r for r in self.faults if r.matches(request.method, path)), None)
         response: web.StreamResponse
         if rule is not None:
             record.fault, response = True, rule.response()
-        elif auth != "bot" and request.path.startswith(API) and not path.startswith(
-                ("/webhooks/", "/interactions/", "/gateway")):
+        elif (
+            auth != "bot"
+            and request.path.startswith(API)
+            and not path.startswith(("/webhooks/", "/interactions/", "/gateway"))
+        ):
             response = error(401, "401: Unauthorized", 0)
         else:
             request[PAYLOAD], request[FILES] = payload or {}, files
@@ -452,19 +578,41 @@ class FakeDiscord:
         return web.Response(body=blob, content_type=guess_type(request.match_info["filename"]))
 
     async def _users_me(self, request: web.Request) -> web.Response:
-        return json_response({**self.bot_user.payload(), "verified": True, "flags": 0,
-                              "mfa_enabled": False})
+        return json_response(
+            {**self.bot_user.payload(), "verified": True, "flags": 0, "mfa_enabled": False}
+        )
 
     async def _application(self, request: web.Request) -> web.Response:
-        return json_response({
-            "id": self.application_id, "name": self.bot_user.name, "description": "",
-            "icon": None, "bot_public": True, "bot_require_code_grant": False,
-            "owner": self.user.payload(), "team": None, "verify_key": "0" * 64, "flags": 0,
-            "bot": self.bot_user.payload(), "interactions_endpoint_url": None})
+        return json_response(
+            {
+                "id": self.application_id,
+                "name": self.bot_user.name,
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": self.user.payload(),
+                "team": None,
+                "verify_key": "0" * 64,
+                "flags": 0,
+                "bot": self.bot_user.payload(),
+                "interactions_endpoint_url": None,
+            }
+        )
 
     async def _gateway_info(self, request: web.Request) -> web.Response:
-        return json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": {
-            "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})
+        return json_response(
+            {
+                "url": self.gateway_url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
+            }
+        )
 
     async def _commands(self, request: web.Request) -> web.Response:
         if request.match_info["app"] != self.application_id:
@@ -473,12 +621,21 @@ class FakeDiscord:
         stored = self.guild_commands.get(guild_id, []) if guild_id else self.global_commands
         if request.method == "PUT":
             old = {c["name"]: c["id"] for c in stored}
-            stored = [{"type": 1, "description": "", "options": [], "nsfw": False,
-                       "default_member_permissions": None, **cmd,
-                       "id": old.get(cmd["name"]) or snowflake(), "version": snowflake(),
-                       "application_id": self.application_id}
-                      | ({"guild_id": guild_id} if guild_id else {})
-                      for cmd in request[PAYLOAD] or []]
+            stored = [
+                {
+                    "type": 1,
+                    "description": "",
+                    "options": [],
+                    "nsfw": False,
+                    "default_member_permissions": None,
+                    **cmd,
+                    "id": old.get(cmd["name"]) or snowflake(),
+                    "version": snowflake(),
+                    "application_id": self.application_id,
+                }
+                | ({"guild_id": guild_id} if guild_id else {})
+                for cmd in request[PAYLOAD] or []
+            ]
             if guild_id:
                 self.guild_commands[guild_id] = stored
             else:
@@ -502,10 +659,17 @@ class FakeDiscord:
 
     async def _callback(self, request: web.Request) -> web.Response:
         interaction = self._by_token.get(request.match_info["token"])
-        late = (self.callback_deadline is not None and interaction is not None
-                and time.monotonic() - interaction.sent_at > self.callback_deadline)
-        if interaction is None or interaction.id != request.match_info["iid"] or late \
-                or interaction.is_expired:
+        late = (
+            self.callback_deadline is not None
+            and interaction is not None
+            and time.monotonic() - interaction.sent_at > self.callback_deadline
+        )
+        if (
+            interaction is None
+            or interaction.id != request.match_info["iid"]
+            or late
+            or interaction.is_expired
+        ):
             return error(404, "Unknown interaction", 10062)
         if interaction.callbacks:
             return error(400, "Interaction has already been acknowledged.", 40060)
@@ -533,13 +697,19 @@ class FakeDiscord:
         resource: JSON = {"type": kind}
         if message is not None and kind != 6:
             resource["message"] = message.data
-        return json_response({
-            "interaction": {
-                "id": interaction.id, "type": interaction.type, "activity_instance_id": None,
-                "response_message_id": message.id if message else None,
-                "response_message_loading": kind == 5,
-                "response_message_ephemeral": bool(message and message.ephemeral)},
-            "resource": resource})
+        return json_response(
+            {
+                "interaction": {
+                    "id": interaction.id,
+                    "type": interaction.type,
+                    "activity_instance_id": None,
+                    "response_message_id": message.id if message else None,
+                    "response_message_loading": kind == 5,
+                    "response_message_ephemeral": bool(message and message.ephemeral),
+                },
+                "resource": resource,
+            }
+        )
 
     async def _webhook_execute(self, request: web.Request) -> web.Response:
         interaction = self._interaction_for(request)
@@ -550,8 +720,13 @@ class FakeDiscord:
         payload: JSON = request[PAYLOAD]
         original = interaction.original
         callback = interaction.callback
-        if (self.followup_replaces_deferred and original is not None and original.loading
-                and callback is not None and callback.type == 5):
+        if (
+            self.followup_replaces_deferred
+            and original is not None
+            and original.loading
+            and callback is not None
+            and callback.type == 5
+        ):
             # The defer's ephemerality wins, as on Discord.
             flags = int(payload.get("flags") or 0) & ~EPHEMERAL
             self._edit(original, {**payload, "flags": flags}, request[FILES])
@@ -571,8 +746,11 @@ class FakeDiscord:
         mid = request.match_info["mid"]
         mid = (interaction.original_id or "") if mid == "@original" else mid
         message = self._messages.get(mid)
-        if message is None or message.deleted or (
-                message.interaction_id != interaction.id and mid != interaction.original_id):
+        if (
+            message is None
+            or message.deleted
+            or (message.interaction_id != interaction.id and mid != interaction.original_id)
+        ):
             return error(404, "Unknown Message", 10008)
         if request.method == "PATCH":
             limit = interaction.attachment_size_limit
@@ -612,31 +790,45 @@ class FakeDiscord:
         if self.channel_by_id(request.match_info["cid"]) is None:
             return error(404, "Unknown Channel", 10003)
         message = self._messages.get(request.match_info["mid"])
-        if message is None or message.deleted or message.ephemeral \
-                or message.channel_id != request.match_info["cid"]:
+        if (
+            message is None
+            or message.deleted
+            or message.ephemeral
+            or message.channel_id != request.match_info["cid"]
+        ):
             return error(404, "Unknown Message", 10008)
-        if request.method == "PATCH" and (
-                too_large := self._too_large(request, self.upload_limit)) is not None:
+        if (
+            request.method == "PATCH"
+            and (too_large := self._too_large(request, self.upload_limit)) is not None
+        ):
             return too_large
         return await self._message_op(request, message)
 
     # -- messages ----------------------------------------------------------------------------
 
-    def _store_blob(self, file: UploadedFile, description: str | None = None,
-                    content_type: str | None = None) -> JSON:
+    def _store_blob(
+        self, file: UploadedFile, description: str | None = None, content_type: str | None = None
+    ) -> JSON:
         aid = snowflake()
         self._blobs[aid] = file.data
         url = f"{self.base_url}/attachments/{aid}/{quote(file.filename)}"
-        att: JSON = {"id": aid, "filename": file.filename, "size": len(file.data), "url": url,
-                     "proxy_url": url, "content_type": content_type or guess_type(file.filename)}
+        att: JSON = {
+            "id": aid,
+            "filename": file.filename,
+            "size": len(file.data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type or guess_type(file.filename),
+        }
         if (size := image_size(file.data)) is not None:
             att["width"], att["height"] = size
         if description is not None:
             att["description"] = description
         return att
 
-    def _attachments(self, payload: JSON, files: list[UploadedFile], existing: list[JSON]
-                     ) -> list[JSON] | None:
+    def _attachments(
+        self, payload: JSON, files: list[UploadedFile], existing: list[JSON]
+    ) -> list[JSON] | None:
         """The attachment list after a create/edit; None means "unchanged"."""
         spec = payload.get("attachments")
         if spec is None:
@@ -652,24 +844,43 @@ class FakeDiscord:
                 out.append(self._store_blob(by_index[int(key)], item.get("description")))
         return out
 
-    def _create(self, channel_id: str, payload: JSON, files: list[UploadedFile],
-                interaction: FakeInteraction | None = None) -> FakeMessage:
+    def _create(
+        self,
+        channel_id: str,
+        payload: JSON,
+        files: list[UploadedFile],
+        interaction: FakeInteraction | None = None,
+    ) -> FakeMessage:
         data: JSON = {
-            "id": snowflake(), "channel_id": channel_id, "author": self.bot_user.payload(),
-            "content": payload.get("content") or "", "embeds": payload.get("embeds") or [],
+            "id": snowflake(),
+            "channel_id": channel_id,
+            "author": self.bot_user.payload(),
+            "content": payload.get("content") or "",
+            "embeds": payload.get("embeds") or [],
             "attachments": self._attachments(payload, files, []) or [],
             "components": payload.get("components") or [],
-            "flags": int(payload.get("flags") or 0), "timestamp": iso_now(),
-            "edited_timestamp": None, "type": 0, "tts": bool(payload.get("tts")),
-            "mention_everyone": False, "mentions": [], "mention_roles": [], "pinned": False,
+            "flags": int(payload.get("flags") or 0),
+            "timestamp": iso_now(),
+            "edited_timestamp": None,
+            "type": 0,
+            "tts": bool(payload.get("tts")),
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
         }
         if interaction is not None:
-            data.update(type=20 if interaction.type == 2 else 0,
-                        webhook_id=self.application_id, application_id=self.application_id,
-                        interaction_metadata={
-                            "id": interaction.id, "type": interaction.type,
-                            "user": interaction.user.payload(),
-                            "authorizing_integration_owners": {"0": interaction.guild_id}})
+            data.update(
+                type=20 if interaction.type == 2 else 0,
+                webhook_id=self.application_id,
+                application_id=self.application_id,
+                interaction_metadata={
+                    "id": interaction.id,
+                    "type": interaction.type,
+                    "user": interaction.user.payload(),
+                    "authorizing_integration_owners": {"0": interaction.guild_id},
+                },
+            )
         message = FakeMessage(data, self._blobs, interaction.id if interaction else None)
         self._messages[message.id] = message
         return message

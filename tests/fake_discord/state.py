@@ -60,8 +60,15 @@ class FakeUser:
     bot: bool = False
 
     def payload(self) -> JSON:
-        return {"id": self.id, "username": self.name, "global_name": self.name,
-                "discriminator": "0", "avatar": None, "bot": self.bot, "public_flags": 0}
+        return {
+            "id": self.id,
+            "username": self.name,
+            "global_name": self.name,
+            "discriminator": "0",
+            "avatar": None,
+            "bot": self.bot,
+            "public_flags": 0,
+        }
 
 
 @dataclass
@@ -73,10 +80,20 @@ class FakeChannel:
     position: int = 0
 
     def payload(self) -> JSON:
-        return {"id": self.id, "type": self.type, "guild_id": self.guild_id, "name": self.name,
-                "position": self.position, "permission_overwrites": [], "topic": None,
-                "nsfw": False, "last_message_id": None, "rate_limit_per_user": 0,
-                "parent_id": None, "flags": 0}
+        return {
+            "id": self.id,
+            "type": self.type,
+            "guild_id": self.guild_id,
+            "name": self.name,
+            "position": self.position,
+            "permission_overwrites": [],
+            "topic": None,
+            "nsfw": False,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "parent_id": None,
+            "flags": 0,
+        }
 
 
 @dataclass
@@ -89,17 +106,47 @@ class FakeGuild:
 
     def payload(self, bot: FakeUser) -> JSON:
         """A full GUILD_CREATE payload; its only member is the bot (no members intent)."""
-        me = {"user": bot.payload(), "roles": [], "joined_at": iso_now(), "deaf": False,
-              "mute": False, "flags": 0, "pending": False, "nick": None}
-        return {"id": self.id, "name": self.name, "icon": None, "owner_id": self.id,
-                "unavailable": False, "preferred_locale": self.locale, "features": [],
-                "roles": self.roles, "channels": [c.payload() for c in self.channels.values()],
-                "members": [me], "member_count": 2, "large": False, "threads": [],
-                "emojis": [], "stickers": [], "presences": [], "voice_states": [],
-                "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
-                "joined_at": iso_now(), "verification_level": 0, "mfa_level": 0,
-                "default_message_notifications": 0, "explicit_content_filter": 0,
-                "nsfw_level": 0, "premium_tier": 0, "system_channel_id": None, "afk_timeout": 300}
+        me = {
+            "user": bot.payload(),
+            "roles": [],
+            "joined_at": iso_now(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "nick": None,
+        }
+        return {
+            "id": self.id,
+            "name": self.name,
+            "icon": None,
+            "owner_id": self.id,
+            "unavailable": False,
+            "preferred_locale": self.locale,
+            "features": [],
+            "roles": self.roles,
+            "channels": [c.payload() for c in self.channels.values()],
+            "members": [me],
+            "member_count": 2,
+            "large": False,
+            "threads": [],
+            "emojis": [],
+            "stickers": [],
+            "presences": [],
+            "voice_states": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+            "joined_at": iso_now(),
+            "verification_level": 0,
+            "mfa_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "nsfw_level": 0,
+            "premium_tier": 0,
+            "system_channel_id": None,
+            "afk_timeout": 300,
+        }
 
 
 @dataclass(frozen=True)
@@ -298,7 +345,9 @@ class FakeInteraction:
         return await self.fake.wait_for(check, timeout)
 
     async def wait_followups(
-        self, count: int = 1, timeout: float = 10.0  # noqa: ASYNC109
+        self,
+        count: int = 1,
+        timeout: float = 10.0,  # noqa: ASYNC109
     ) -> list[FakeMessage]:
         return await self.fake.wait_for(
             lambda: self.followups if len(self.followups) >= count else None, timeout

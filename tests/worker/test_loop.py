@@ -36,8 +36,9 @@ async def run_until(worker: Worker, store: JobStore, job_ids: list[str]) -> None
     await asyncio.wait_for(task, 10)
 
 
-@pytest.mark.parametrize(("count", "grid_size"), [(1, (128, 128)), (2, (256, 128)),
-                                                   (3, (256, 256)), (4, (256, 256))])
+@pytest.mark.parametrize(
+    ("count", "grid_size"), [(1, (128, 128)), (2, (256, 128)), (3, (256, 256)), (4, (256, 256))]
+)
 async def test_completes_a_job_with_grid_and_single_images(
     store: JobStore, count: int, grid_size: tuple[int, int]
 ) -> None:
