@@ -25,16 +25,29 @@ def point_at(settings: BotSettings) -> None:
 
 
 async def serve(settings: BotSettings) -> None:
-    bot = ImagineBot(settings)
+    """Runs the bot until SIGTERM/SIGINT; then closes it in this task, so every file and
+    connection is closed before the process exits."""
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
-    async with bot:
-        try:
-            await bot.start(settings.token.get_secret_value())
-        except discord.LoginFailure:
-            log.error("Discord refused DISCORD_TOKEN: check the token in your settings.")
-            raise SystemExit(2) from None
+        loop.add_signal_handler(signum, stop.set)
+    async with ImagineBot(settings) as bot:
+        running = asyncio.create_task(bot.start(settings.token.get_secret_value()))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if running.done():
+            _raise_for_login(running)
+        log.info("Stopping")
+    await running
+
+
+def _raise_for_login(running: asyncio.Task[None]) -> None:
+    try:
+        running.result()
+    except discord.LoginFailure:
+        log.error("Discord refused DISCORD_TOKEN: check the token in your settings.")
+        raise SystemExit(2) from None
 
 
 def main() -> None:

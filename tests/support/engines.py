@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from worker.loop import Canceled, ProgressFn, Request
+from worker.engine import GenerationCanceled, GenerationRequest, ProgressFn
 
 POISON = "poison"
 
@@ -17,10 +17,12 @@ class StepEngine:
 
     def __init__(self, step_seconds: float = 0.0) -> None:
         self.step_seconds = step_seconds
-        self.batches: list[list[Request]] = []
+        self.batches: list[list[GenerationRequest]] = []
         self.started = threading.Event()
 
-    def generate(self, requests: Sequence[Request], progress: ProgressFn) -> list[np.ndarray]:
+    def generate(
+        self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None
+    ) -> list[np.ndarray]:
         self.batches.append(list(requests))
         self.started.set()
         if any(POISON in r.prompt for r in requests):
@@ -28,12 +30,12 @@ class StepEngine:
         steps = requests[0].steps
         for step in range(1, steps + 1):
             time.sleep(self.step_seconds)
-            if not progress(step, steps):
-                raise Canceled
+            if progress is not None and not progress(step, steps):
+                raise GenerationCanceled
         return [_images(r) for r in requests]
 
 
-def _images(request: Request) -> np.ndarray:
+def _images(request: GenerationRequest) -> np.ndarray:
     shape = (request.height, request.width, 3)
     rows = [
         np.random.default_rng(request.seed + i).integers(0, 256, shape, dtype=np.uint8)
