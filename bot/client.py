@@ -10,6 +10,7 @@ import discord
 from discord.ext import commands
 
 from bot.delivery import Deliverer
+from bot.errors import ImagineTree
 from bot.ledger import Ledger
 from core.clip_tokens import ClipTokenCounter
 from core.settings import BotSettings
@@ -32,7 +33,11 @@ class ImagineBot(commands.Bot):
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(
-            command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            tree_cls=ImagineTree,
+            **options,
         )
         self.settings = settings
         self.default_sampler = "ddim"
@@ -43,7 +48,9 @@ class ImagineBot(commands.Bot):
         self.tokens = ClipTokenCounter(vocab)
         self.store = await open_store(self.settings.store)
         self.ledger = await Ledger.open(self.settings.bot_db)
-        self.deliverer = Deliverer(self, self.store, self.ledger)
+        self.deliverer = Deliverer(
+            self, self.store, self.ledger, retry_seconds=self.settings.retry_seconds
+        )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self._sync_commands()

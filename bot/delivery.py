@@ -25,14 +25,24 @@ from core.store import JobStore
 log = logging.getLogger(__name__)
 
 STATUS_EDIT_INTERVAL = 1.5  # Discord allows about 5 edits per 5 s per message
-SWEEP_SECONDS = 10.0  # how often undelivered jobs are retried
+RETRY_SECONDS = 10.0  # how often undelivered jobs are retried
 ORPHAN_SECONDS = 3600.0  # a ledger row whose job never reached the store
 EXPIRED_TOKEN = 50027
+TOO_LARGE = 413
+SMALLEST_LIMIT = 64 * 1024
 
 
 class Deliverer:
-    def __init__(self, client: discord.Client, store: JobStore, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        store: JobStore,
+        ledger: Ledger,
+        *,
+        retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
         self._client = client
+        self._retry_seconds = retry_seconds
         self._store = store
         self._ledger = ledger
         self._last_edit: dict[str, float] = {}
@@ -56,7 +66,7 @@ class Deliverer:
                 await self._ledger.save_cursor(cursor)
             for job_id in list(self._dirty):
                 await self.sync(job_id)
-            if time.monotonic() - last_sweep > SWEEP_SECONDS:
+            if time.monotonic() - last_sweep > self._retry_seconds:
                 await self.sweep()
                 last_sweep = time.monotonic()
 
@@ -114,17 +124,24 @@ class Deliverer:
         result = await self._store.result(job.id)
         if result is None:
             raise RuntimeError(f"job {job.id} is done but has no result")
-        data, ext = await asyncio.to_thread(
-            fit_to_limit, result.grid_png, delivery.attachment_limit
-        )
-        name = f"imagine-{job.id}.{ext}"
-        embed = result_embed(job, name)
-        await self._edit(
-            delivery,
-            content=f"<@{job.user_id}>",
-            embed=embed,
-            attachments=[discord.File(io.BytesIO(data), filename=name)],
-        )
+        limit = delivery.attachment_limit
+        while True:
+            data, ext = await asyncio.to_thread(fit_to_limit, result.grid_png, limit)
+            name = f"imagine-{job.id}.{ext}"
+            try:
+                await self._edit(
+                    delivery,
+                    content=f"<@{job.user_id}>",
+                    embed=result_embed(job, name),
+                    attachments=[discord.File(io.BytesIO(data), filename=name)],
+                )
+                return
+            except discord.HTTPException as error:
+                # The server's limit can shrink (a lost boost) after the command came in.
+                if error.status != TOO_LARGE or limit <= SMALLEST_LIMIT:
+                    raise
+                limit = max(SMALLEST_LIMIT, min(limit, len(data)) // 2)
+                log.info("Upload of job %s too large; trying %d bytes", job.id, limit)
 
     async def _edit(self, delivery: Delivery, **fields: Any) -> None:
         """Edits the job's message through the interaction while its token lives, else

@@ -9,6 +9,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "too_many_tokens": (
             "Your prompt is {tokens} tokens long; the model reads at most {limit}. Shorten it."
         ),
+        "bad_text": "The {name} must be text.",
         "control_chars": "The {name} contains control characters; remove them.",
         "bad_range": "{name} must be between {low} and {high}.",
         "bad_size": "{size} is not offered here; pick one of {offered}.",
@@ -21,6 +22,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "canceled": "This job was canceled.",
         "done": "Done in {seconds:.1f} s.",
         "unexpected": "Something went wrong on our side (error id {error_id}). Please try again.",
+        "unknown_command": "This command is not known here; it may have been removed.",
+        "bad_options": "Some options of this command were not understood; please try again.",
+        "guild_only": "This command works in servers only.",
+        "not_allowed": "You are not allowed to do that here.",
         "field_seed": "Seed",
         "field_steps": "Steps",
         "field_guidance": "Guidance",

@@ -60,11 +60,10 @@ class JobParams:
     def validate(self, sizes: tuple[tuple[int, int], ...]) -> None:
         """Raises InvalidRequest for the first thing wrong, in the order a person reads."""
         _check_text(self.prompt, "prompt")
-        if self.negative_prompt:
-            _check_text(self.negative_prompt, "negative_prompt", allow_empty=True)
+        _check_text(self.negative_prompt, "negative_prompt", allow_empty=True)
         _check_range("count", self.count, MIN_COUNT, MAX_COUNT)
         _check_range("steps", self.steps, MIN_STEPS, MAX_STEPS)
-        if not math.isfinite(self.guidance) or not MIN_GUIDANCE <= self.guidance <= MAX_GUIDANCE:
+        if not _is_number(self.guidance) or not MIN_GUIDANCE <= self.guidance <= MAX_GUIDANCE:
             raise InvalidRequest("bad_range", name="guidance", low=MIN_GUIDANCE, high=MAX_GUIDANCE)
         _check_range("seed", self.seed, 0, MAX_SEED)
         if (self.width, self.height) not in sizes:
@@ -77,8 +76,15 @@ def size_list(sizes: tuple[tuple[int, int], ...]) -> str:
     return ", ".join(f"{w}x{h}" for w, h in sizes)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _check_text(text: str, name: str, *, allow_empty: bool = False) -> None:
-    if not text.strip() and not allow_empty:
+    if not isinstance(text, str):
+        raise InvalidRequest("bad_text", name=name)
+    # Only whitespace or invisible characters (zero-width, direction marks) is empty too.
+    if not allow_empty and not any(c.isprintable() and not c.isspace() for c in text):
         raise InvalidRequest("empty_prompt")
     if len(text) > MAX_PROMPT_CHARS:
         raise InvalidRequest("too_long_chars", name=name, limit=MAX_PROMPT_CHARS)

@@ -100,6 +100,7 @@ class BotSettings(CommonSettings):
     gateway_url: str | None = Field(None, alias="DISCORD_GATEWAY_URL")
     bot_db: Path = Field(Path("data/bot.db"), alias="IMAGINE_BOT_DB")
     sync_guild: int | None = Field(None, alias="IMAGINE_SYNC_GUILD")
+    retry_seconds: float = Field(10.0, gt=0, alias="IMAGINE_RETRY_SECONDS")
 
     @field_validator("token")
     @classmethod

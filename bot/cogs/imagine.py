@@ -145,10 +145,11 @@ class Imagine(commands.Cog):
         await self.bot.deliverer.sync(job_id)  # it may have finished meanwhile
 
 
-def _parse_size(size: str, sizes: tuple[tuple[int, int], ...]) -> tuple[int, int]:
-    width, _, height = size.lower().partition("x")
-    if not (width.strip().isdecimal() and height.strip().isdecimal()):
-        raise InvalidRequest("bad_size", size=size[:20], offered=size_list(sizes))
+def _parse_size(size: object, sizes: tuple[tuple[int, int], ...]) -> tuple[int, int]:
+    text = str(size)
+    width, _, height = text.lower().partition("x")
+    if len(text) > 11 or not (width.strip().isdecimal() and height.strip().isdecimal()):
+        raise InvalidRequest("bad_size", size=text[:20], offered=size_list(sizes))
     return int(width), int(height)
 
 

@@ -81,8 +81,8 @@ class SqliteJobStore:
         async with self._transaction() as db:
             cursor = await db.execute(
                 "INSERT OR IGNORE INTO jobs (id, guild_id, channel_id, user_id, locale, params,"
-                " batch_key, images, state, max_attempts, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " batch_key, images, state, max_attempts, created_at, queued_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.id,
                     job.guild_id,
@@ -94,6 +94,7 @@ class SqliteJobStore:
                     job.params.count,
                     JobState.QUEUED,
                     job.max_attempts,
+                    now,
                     now,
                 ),
             )
@@ -116,7 +117,7 @@ class SqliteJobStore:
             first = await _one(
                 db,
                 "SELECT id, batch_key, images FROM jobs WHERE state = ?"
-                " ORDER BY created_at, rowid LIMIT 1",
+                " ORDER BY queued_at, rowid LIMIT 1",
                 (JobState.QUEUED,),
             )
             if first is None:
@@ -146,7 +147,7 @@ class SqliteJobStore:
             elif row["attempts"] >= row["max_attempts"]:
                 await _finish(db, row["id"], JobState.FAILED, now, GAVE_UP)
             else:
-                await _requeue(db, row["id"], now)
+                await _requeue(db, row["id"], now, to_back=True)
         await db.execute("DELETE FROM events WHERE at < ?", (now - EVENT_RETENTION_SECONDS,))
 
     async def heartbeat(
@@ -190,7 +191,7 @@ class SqliteJobStore:
             if row["cancel_requested"]:
                 await _finish(db, job_id, JobState.CANCELED, now, None)
             elif retry and row["attempts"] < row["max_attempts"]:
-                await _requeue(db, job_id, now, error)
+                await _requeue(db, job_id, now, error, to_back=True)
             else:
                 await _finish(db, job_id, JobState.FAILED, now, error)
             return True
@@ -201,7 +202,7 @@ class SqliteJobStore:
             if await _owned(db, job_id, worker_id) is None:
                 return False
             await db.execute("UPDATE jobs SET attempts = attempts - 1 WHERE id = ?", (job_id,))
-            await _requeue(db, job_id, now)
+            await _requeue(db, job_id, now, to_back=False)
             return True
 
     async def cancel(self, job_id: str) -> Job | None:
@@ -234,7 +235,7 @@ class SqliteJobStore:
             self._db,
             "SELECT COUNT(*) FROM jobs AS other, jobs AS mine WHERE mine.id = ?"
             " AND mine.state = ? AND other.state = ?"
-            " AND (other.created_at, other.rowid) < (mine.created_at, mine.rowid)",
+            " AND (other.queued_at, other.rowid) < (mine.queued_at, mine.rowid)",
             (job_id, JobState.QUEUED, JobState.QUEUED),
         )
         job = await _job(self._db, job_id)
@@ -296,7 +297,7 @@ async def _companions(
     rows = await _all(
         db,
         "SELECT id, images FROM jobs WHERE state = ? AND batch_key = ? AND id != ?"
-        " ORDER BY created_at, rowid LIMIT 64",
+        " ORDER BY queued_at, rowid LIMIT 64",
         (JobState.QUEUED, key, first_id),
     )
     for row in rows:
@@ -307,12 +308,15 @@ async def _companions(
 
 
 async def _requeue(
-    db: aiosqlite.Connection, job_id: str, now: float, error: str | None = None
+    db: aiosqlite.Connection, job_id: str, now: float, error: str | None = None, *, to_back: bool
 ) -> None:
+    """Queues the job again: at the back after a failed attempt, so the jobs behind a job
+    that keeps failing are served meanwhile; in its old place when a stopping worker gave
+    it back through no fault of its own."""
     await db.execute(
         "UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires = NULL, step = 0,"
-        " error = ? WHERE id = ?",
-        (JobState.QUEUED, error, job_id),
+        " error = ?, queued_at = CASE WHEN ? THEN ? ELSE queued_at END WHERE id = ?",
+        (JobState.QUEUED, error, to_back, now, job_id),
     )
     await _event(db, job_id, EventKind.REQUEUED, now)
 

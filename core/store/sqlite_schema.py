@@ -15,6 +15,7 @@ MIGRATIONS: tuple[str, ...] = (
         attempts INTEGER NOT NULL DEFAULT 0,
         max_attempts INTEGER NOT NULL,
         created_at REAL NOT NULL,
+        queued_at REAL NOT NULL,
         lease_owner TEXT,
         lease_expires REAL,
         step INTEGER NOT NULL DEFAULT 0,
@@ -25,7 +26,7 @@ MIGRATIONS: tuple[str, ...] = (
         error TEXT,
         cancel_requested INTEGER NOT NULL DEFAULT 0
     );
-    CREATE INDEX jobs_queued ON jobs (state, created_at);
+    CREATE INDEX jobs_queued ON jobs (state, queued_at);
     CREATE INDEX jobs_leases ON jobs (state, lease_expires);
     CREATE TABLE results (
         job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,

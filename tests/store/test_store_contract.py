@@ -207,3 +207,30 @@ async def test_position_counts_jobs_ahead(store: JobStore, clock: FakeClock) -> 
     assert [await store.position(job.id) for job in jobs] == [0, 1, 2]
     await store.claim("w")
     assert [await store.position(job.id) for job in jobs] == [-1, 0, 1]
+
+
+async def test_a_failed_attempt_goes_to_the_back_of_the_queue(
+    store: JobStore, clock: FakeClock
+) -> None:
+    failing, waiting = new_job(), new_job()
+    await store.enqueue(failing)
+    clock.advance(1)
+    await store.enqueue(waiting)
+    await store.claim("w")
+    clock.advance(1)
+    await store.fail(failing.id, "w", "engine broke", retry=True)
+    [next_job] = await store.claim("w")
+    assert next_job.id == waiting.id
+
+
+async def test_a_released_job_keeps_its_place(store: JobStore, clock: FakeClock) -> None:
+    first, second = new_job(), new_job()
+    await store.enqueue(first)
+    clock.advance(1)
+    await store.enqueue(second)
+    await store.claim("stopping")
+    clock.advance(1)
+    await store.release(first.id, "stopping")
+    assert await store.position(first.id) == 0
+    [again] = await store.claim("w")
+    assert again.id == first.id
