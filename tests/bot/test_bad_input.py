@@ -3,8 +3,8 @@ would never send: each gets one short private sentence, and nothing is queued.""
 
 import math
 
-from tests.bot.conftest import Stack
 from tests.fake_discord import EPHEMERAL, Option
+from tests.support.bot_stack import Stack
 
 LONG = "x" * 10_000
 OVER_77 = "a " * 80  # 82 tokens with start and end

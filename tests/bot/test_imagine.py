@@ -6,8 +6,8 @@ import sqlite3
 import pytest
 from PIL import Image
 
-from tests.bot.conftest import Stack
 from tests.fake_discord import EPHEMERAL, Option
+from tests.support.bot_stack import Stack
 
 DEFERRED = 5
 MESSAGE = 4

@@ -1,9 +1,11 @@
 """A small deterministic engine behind the worker's engine interface, for queue tests
 that need many workers or many jobs (the real model is tested on its own)."""
 
+import os
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -15,10 +17,18 @@ POISON = "poison"
 class StepEngine:
     """Takes `step_seconds` per step; each image is noise from its own seed."""
 
-    def __init__(self, step_seconds: float = 0.0) -> None:
+    def __init__(self, step_seconds: float = 0.0, journal: Path | None = None) -> None:
         self.step_seconds = step_seconds
         self.batches: list[list[GenerationRequest]] = []
         self.started = threading.Event()
+        self._journal = journal  # "pid start|end time prompt" lines, shared by processes
+
+    def _note(self, what: str, requests: Sequence[GenerationRequest]) -> None:
+        if self._journal is None:
+            return
+        with self._journal.open("a") as journal:
+            for r in requests:
+                journal.write(f"{os.getpid()} {what} {time.time():.6f} {r.prompt}\n")
 
     def generate(
         self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None
@@ -27,11 +37,13 @@ class StepEngine:
         self.started.set()
         if any(POISON in r.prompt for r in requests):
             raise RuntimeError("this prompt breaks the engine")
+        self._note("start", requests)
         steps = requests[0].steps
         for step in range(1, steps + 1):
             time.sleep(self.step_seconds)
             if progress is not None and not progress(step, steps):
                 raise GenerationCanceled
+        self._note("end", requests)
         return [_images(r) for r in requests]
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from tests.support.vocab import write_test_vocab
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def stack_env(tmp_path: Path, sizes: str = "128x128", **extra: str) -> dict[str, str]:
     """Settings shared by the bot and worker processes of one test."""
@@ -26,6 +28,7 @@ def stack_env(tmp_path: Path, sizes: str = "128x128", **extra: str) -> dict[str,
         IMAGINE_HEARTBEAT_FILE=str(tmp_path / "worker.heartbeat"),
         IMAGINE_WEIGHTS="random",
         TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONPATH=str(REPO),  # for tests.support.fake_worker
     )
     env.update(extra)
     return env

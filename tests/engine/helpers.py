@@ -1,0 +1,32 @@
+"""Small helpers shared by the engine's model tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import numpy.typing as npt
+
+from tests.engine.conftest import SIZE, STEPS
+from worker.engine import GenerationRequest
+
+
+def request(**changes: object) -> GenerationRequest:
+    """A 128x128 DDIM request at the session's step count, with `changes` applied."""
+    base = GenerationRequest(
+        prompt="a red fox in the snow",
+        negative_prompt="",
+        count=1,
+        steps=STEPS,
+        guidance=7.5,
+        seed=1234,
+        width=SIZE[0],
+        height=SIZE[1],
+        sampler="ddim",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def max_diff(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> int:
+    """The largest per-pixel difference, in uint8 levels."""
+    return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())

@@ -1,0 +1,94 @@
+"""The engine's contract, on the real architecture with random weights (noise, not
+pictures: shapes, determinism, batching, progress, errors)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.engine.conftest import SIZE, STEPS
+from tests.engine.helpers import max_diff, request
+from worker.engine import GenerationCanceled
+from worker.engine.engine import KerasEngine
+
+pytestmark = pytest.mark.model
+
+
+def test_shapes_and_dtype_for_every_count(engine: KerasEngine) -> None:
+    # 1 + 2 + 3 + 4 = 10 images: batches of 4, 4 and 2 (bucket 2), split back per request.
+    requests = [request(count=n, seed=n) for n in (1, 2, 3, 4)]
+    images = engine.generate(requests)
+    assert [image.shape for image in images] == [(n, SIZE[1], SIZE[0], 3) for n in (1, 2, 3, 4)]
+    assert all(image.dtype == np.uint8 for image in images)
+
+
+def test_same_seed_same_pixels_and_other_seeds_differ(engine: KerasEngine) -> None:
+    first, again, other = (engine.generate([request(seed=seed)])[0] for seed in (7, 7, 8))
+    np.testing.assert_array_equal(first, again)
+    assert max_diff(first, other) > 10
+
+
+def test_images_of_one_request_use_consecutive_seeds(engine: KerasEngine) -> None:
+    pair = engine.generate([request(count=2, seed=40)])[0]
+    second = engine.generate([request(seed=41)])[0]
+    assert max_diff(pair[1:], second) <= 1
+    assert max_diff(pair[:1], pair[1:]) > 10
+
+
+def test_batched_requests_equal_the_same_requests_alone(engine: KerasEngine) -> None:
+    a = request(prompt="a lighthouse at dusk", seed=3, guidance=7.5, sampler="dpmpp_2m")
+    b = request(
+        prompt="a bowl of ramen",
+        negative_prompt="blurry",
+        seed=99,
+        guidance=4.0,
+        count=2,
+        sampler="dpmpp_2m",
+    )
+    together = engine.generate([a, b])
+    alone = [engine.generate([a])[0], engine.generate([b])[0]]
+    for batched, single in zip(together, alone, strict=True):
+        assert max_diff(batched, single) <= 1
+
+
+def test_progress_reports_every_step_and_false_cancels(engine: KerasEngine) -> None:
+    seen: list[tuple[int, int]] = []
+    engine.generate([request()], lambda done, total: seen.append((done, total)) is None)
+    assert seen == [(0, STEPS), (1, STEPS), (2, STEPS)]
+
+    calls: list[int] = []
+
+    def stop_after_first_step(done: int, total: int) -> bool:
+        calls.append(done)
+        return done < 1
+
+    with pytest.raises(GenerationCanceled):
+        engine.generate([request()], stop_after_first_step)
+    assert calls == [0, 1]
+
+
+def test_one_unet_call_per_step_and_no_tracing_after_warm_up(engine: KerasEngine) -> None:
+    traces = dict(engine.model.traces)
+    unet_before = int(engine.model.unet_calls.numpy())
+    engine.generate([request(prompt="a prompt never seen before", count=3, seed=5)])
+    assert int(engine.model.unet_calls.numpy()) - unet_before == STEPS
+    assert dict(engine.model.traces) == traces
+
+
+def test_too_long_prompt_is_refused_with_its_token_count(engine: KerasEngine) -> None:
+    long_prompt = " ".join(["fox"] * 80)
+    count = engine.count_tokens(long_prompt)
+    assert count > 77
+    with pytest.raises(ValueError, match=f"prompt is {count} tokens long"):
+        engine.generate([request(prompt=long_prompt)])
+    with pytest.raises(ValueError, match=f"negative prompt is {count} tokens long"):
+        engine.generate([request(negative_prompt=long_prompt)])
+
+
+def test_requests_that_cannot_share_a_call_are_refused(engine: KerasEngine) -> None:
+    with pytest.raises(ValueError, match="share width, height, steps and sampler"):
+        engine.generate([request(), request(steps=STEPS + 1)])
+    with pytest.raises(ValueError, match="not one this worker compiled"):
+        engine.generate([request(width=256)])
+    with pytest.raises(ValueError, match="count must be between 1 and 4"):
+        engine.generate([request(count=5)])

@@ -1,0 +1,87 @@
+"""Where the weights come from: KerasCV's files and hashes, local folders, the cache."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import keras_cv
+import pytest
+
+from tests.engine.conftest import SIZE
+from worker.engine import build_engine
+from worker.engine.parts import (
+    CACHE_SUBDIR,
+    VOCAB_FILE,
+    WEIGHT_FILES,
+    RemoteFile,
+    fetch,
+    weight_paths,
+)
+
+KERAS_CV_SD = Path(keras_cv.__file__).parent / "src" / "models" / "stable_diffusion"
+
+
+def keras_cv_sources() -> str:
+    return "".join(path.read_text() for path in sorted(KERAS_CV_SD.glob("*.py")))
+
+
+def test_weight_files_are_keras_cv_s_own() -> None:
+    sources = keras_cv_sources()
+    for file in [*WEIGHT_FILES.values(), VOCAB_FILE]:
+        assert file.origin in sources
+        assert re.search(rf'file_hash="{file.sha256}"', sources), file.name
+
+
+def test_random_weights_need_no_files(tmp_path: Path) -> None:
+    assert weight_paths("random", tmp_path) is None
+
+
+def test_a_complete_folder_gives_every_part_its_file(tmp_path: Path) -> None:
+    for file in WEIGHT_FILES.values():
+        (tmp_path / file.name).write_bytes(b"")
+    paths = weight_paths(str(tmp_path), tmp_path)
+    assert paths == {part: tmp_path / file.name for part, file in WEIGHT_FILES.items()}
+
+
+def test_a_missing_weights_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'/nonexistent' is not a folder"):
+        build_engine("/nonexistent", sizes=[SIZE], vocab=None, cache_dir=tmp_path)
+
+
+def test_a_missing_weight_file_is_named(tmp_path: Path) -> None:
+    for name in ("kcv_encoder.h5", "kcv_diffusion_model.h5", "vae_encoder.h5"):
+        (tmp_path / name).write_bytes(b"")
+    with pytest.raises(ValueError, match=r"has no kcv_decoder\.h5 \(the VAE decoder's weights\)"):
+        weight_paths(str(tmp_path), tmp_path)
+
+
+def test_a_missing_vocab_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"vocabulary file .* does not exist"):
+        build_engine("random", sizes=[SIZE], vocab=tmp_path / "nope.gz", cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize("size", [(100, 128), (128, 0)])
+def test_sizes_must_be_multiples_of_64(tmp_path: Path, size: tuple[int, int]) -> None:
+    with pytest.raises(ValueError, match="multiples of 64"):
+        build_engine("random", sizes=[size], vocab=None, cache_dir=tmp_path)
+
+
+def served_file(tmp_path: Path, content: bytes, sha256: str | None = None) -> RemoteFile:
+    origin = tmp_path / "served.bin"
+    origin.write_bytes(content)
+    digest = sha256 or hashlib.sha256(content).hexdigest()
+    return RemoteFile("weights.h5", origin.as_uri(), digest, "test weights")
+
+
+def test_fetch_downloads_into_the_cache_and_checks_the_hash(tmp_path: Path) -> None:
+    cache = tmp_path / "cache" / "not-yet-made"
+    path = fetch(served_file(tmp_path, b"weights"), cache)
+    assert path == cache / CACHE_SUBDIR / "weights.h5"
+    assert path.read_bytes() == b"weights"
+
+
+def test_fetch_refuses_a_file_with_the_wrong_hash(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="hash does not match"):
+        fetch(served_file(tmp_path, b"weights", sha256="0" * 64), tmp_path / "cache")
