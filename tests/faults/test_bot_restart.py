@@ -1,0 +1,52 @@
+"""The bot process stopped and started again while jobs are queued, running, and
+finished but not delivered: every result arrives after the restart, exactly once."""
+
+from pathlib import Path
+
+import pytest
+
+from core.jobs import JobState
+from core.store.sqlite import SqliteJobStore
+from tests.fake_discord import FakeDiscord
+from tests.support import processes
+from tests.support.waiting import states, wait_jobs
+
+pytestmark = pytest.mark.timeout(300)
+
+
+async def test_results_arrive_once_across_a_bot_restart(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    fake = fake_discord
+    env = processes.stack_env(
+        tmp_path,
+        IMAGINE_SYNC_GUILD=fake.guild.id,
+        IMAGINE_MAX_BATCH="1",
+        TEST_STEP_SECONDS="0.1",
+        **fake.env(),
+    )
+    store = await SqliteJobStore.open(tmp_path / "jobs.db")
+    bot = await processes.start("bot", env, tmp_path / "bot.log")
+    await fake.wait_for(lambda: fake.guild_commands.get(fake.guild.id), 60)
+    steps = [5, 20, 20]  # done while the bot is down, running, still queued
+    interactions = [
+        await fake.slash("imagine", {"prompt": f"job {n}", "steps": s}) for n, s in enumerate(steps)
+    ]
+    for interaction in interactions:
+        await interaction.wait_original(lambda m: m.content.startswith("Queued"))
+    assert await processes.stop(bot) == 0
+
+    worker = await processes.start("tests.support.fake_worker", env, tmp_path / "worker.log")
+    ids = [str(i.id) for i in interactions]
+    await wait_jobs(store, ids, states(JobState.DONE, JobState.RUNNING, JobState.QUEUED))
+    assert not any(i.original.attachments for i in interactions)  # type: ignore[union-attr]
+
+    bot = await processes.start("bot", env, tmp_path / "bot.log")
+    finals = [await i.wait_original(lambda m: bool(m.attachments), 120) for i in interactions]
+    assert await processes.stop(bot) == 0
+    assert await processes.stop(worker) == 0
+    await store.close()
+    deliveries = [sum(1 for v in m.versions if v.get("attachments")) for m in finals]
+    assert deliveries == [1, 1, 1]
+    assert all(i.followups == [] for i in interactions)
+    assert len(fake.messages()) == 3
