@@ -53,3 +53,10 @@ async def stop(process: asyncio.subprocess.Process, seconds: float = 30.0) -> in
             await process.wait()
     assert process.returncode is not None
     return process.returncode
+
+
+async def wait_path(path: Path, seconds: float = 30.0) -> None:
+    """Waits for a file another process creates (there is no event to wait on)."""
+    async with asyncio.timeout(seconds):
+        while not await asyncio.to_thread(path.exists):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
