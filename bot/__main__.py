@@ -1,14 +1,18 @@
-"""`python -m bot`: connects to Discord and serves /imagine until stopped."""
+"""`python -m bot`: connects to Discord and serves /imagine until stopped.
+`python -m bot check`: exit 0 while the running bot is connected (health checks).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import sys
 
 import discord
 import yarl
 
+from bot import health
 from bot.client import ImagineBot
 from core.logs import setup_logging
 from core.settings import BotSettings, load
@@ -31,7 +35,7 @@ async def serve(settings: BotSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with ImagineBot(settings) as bot:
+    async with ImagineBot(settings) as bot, health.monitoring(bot, settings):
         running = asyncio.create_task(bot.start(settings.token.get_secret_value()))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -52,6 +56,8 @@ def _raise_for_login(running: asyncio.Task[None]) -> None:
 
 def main() -> None:
     settings = load(BotSettings)
+    if sys.argv[1:] == ["check"]:  # the container's health check
+        sys.exit(health.check(settings.heartbeat_file))
     setup_logging(settings.log_level, secrets=[settings.token.get_secret_value()])
     point_at(settings)
     asyncio.run(serve(settings))

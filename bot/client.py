@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -72,6 +73,8 @@ class ImagineBot(commands.Bot):
     async def close(self) -> None:
         if self._delivery_task is not None:
             self._delivery_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._delivery_task
         await super().close()
         if hasattr(self, "ledger"):
             await self.ledger.close()

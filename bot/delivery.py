@@ -9,13 +9,17 @@ show up twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import io
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import discord
 
+from bot import metrics
 from bot.i18n import t
 from bot.ledger import Delivery, Ledger
 from core.images import fit_to_limit
@@ -29,7 +33,7 @@ RETRY_SECONDS = 10.0  # how often undelivered jobs are retried
 ORPHAN_SECONDS = 3600.0  # a ledger row whose job never reached the store
 EXPIRED_TOKEN = 50027
 TOO_LARGE = 413
-SMALLEST_LIMIT = 64 * 1024
+SMALLEST_LIMIT = 8 * 1024
 
 
 class Deliverer:
@@ -47,6 +51,7 @@ class Deliverer:
         self._ledger = ledger
         self._last_edit: dict[str, float] = {}
         self._dirty: set[str] = set()
+        self._announcing: set[str] = set()
         self._lock = asyncio.Lock()  # one sync at a time: the cog and the loop both call it
 
     async def run(self) -> None:
@@ -82,6 +87,7 @@ class Deliverer:
                 await self._sync(job_id)
             except Exception:
                 log.exception("Could not update the message of job %s; will retry", job_id)
+                metrics.DELIVERY_RETRIES.inc()
 
     async def _sync(self, job_id: str) -> None:
         delivery = await self._ledger.get(job_id)
@@ -94,11 +100,43 @@ class Deliverer:
                 await self._ledger.mark_delivered(job_id, time.time())
             return
         if delivery.status_message_id is None:
-            return  # the command has not shown its status yet; it syncs when it has
+            if job_id in self._announcing:
+                return  # the command is showing its status right now; it syncs after
+            delivery = await self._recover_status_message(delivery, job)
         if job.state.finished:
             await self._finish(delivery, job)
         else:
             await self._show_status(delivery, job)
+
+    @contextlib.contextmanager
+    def announcing(self, job_id: str) -> Iterator[None]:
+        """Marks a job whose command is still putting up its status message."""
+        self._announcing.add(job_id)
+        try:
+            yield
+        finally:
+            self._announcing.discard(job_id)
+
+    async def _recover_status_message(self, delivery: Delivery, job: Job) -> Delivery:
+        """The command that queued this job stopped (the bot was stopped or crashed) before
+        it noted its status message: take over the deferred response while its token
+        lives, else post a new message with the bot token."""
+        content = await status_text(self._store, job)
+        if time.time() < delivery.token_expires:
+            webhook = self._webhook(delivery)
+            # "@original" is the route's name for the response message; the id is unknown.
+            message = await webhook.edit_message("@original", content=content)  # type: ignore[call-overload]
+        else:
+            channel = self._client.get_partial_messageable(delivery.channel_id)
+            message = await channel.send(content)
+        await self._ledger.set_status_message(job.id, message.id)
+        self._last_edit[job.id] = time.monotonic()
+        return dataclasses.replace(delivery, status_message_id=message.id)
+
+    def _webhook(self, delivery: Delivery) -> discord.Webhook:
+        return discord.Webhook.partial(
+            delivery.application_id, delivery.interaction_token, client=self._client
+        )
 
     async def _show_status(self, delivery: Delivery, job: Job) -> None:
         since = time.monotonic() - self._last_edit.get(job.id, 0.0)
@@ -117,6 +155,7 @@ class Deliverer:
             await self._edit(delivery, content=t(key, job.locale, error=job.error or "?"))
         usage = job if job.state is JobState.DONE else None
         await self._ledger.mark_delivered(job.id, time.time(), usage=usage)
+        metrics.DELIVERIES.labels(job.state.value).inc()
         self._dirty.discard(job.id)
         self._last_edit.pop(job.id, None)
 
@@ -141,6 +180,7 @@ class Deliverer:
                 if error.status != TOO_LARGE or limit <= SMALLEST_LIMIT:
                     raise
                 limit = max(SMALLEST_LIMIT, min(limit, len(data)) // 2)
+                await self._ledger.set_attachment_limit(job.id, limit)  # retries start here
                 log.info("Upload of job %s too large; trying %d bytes", job.id, limit)
 
     async def _edit(self, delivery: Delivery, **fields: Any) -> None:
@@ -148,9 +188,7 @@ class Deliverer:
         with the bot's own token, which never expires."""
         assert delivery.status_message_id is not None
         if time.time() < delivery.token_expires:
-            webhook = discord.Webhook.partial(
-                delivery.application_id, delivery.interaction_token, client=self._client
-            )
+            webhook = self._webhook(delivery)
             try:
                 await webhook.edit_message(delivery.status_message_id, **fields)
                 return

@@ -122,6 +122,12 @@ class Ledger:
         )
         await self._db.commit()
 
+    async def set_attachment_limit(self, job_id: str, limit: int) -> None:
+        await self._db.execute(
+            "UPDATE deliveries SET attachment_limit = ? WHERE job_id = ?", (limit, job_id)
+        )
+        await self._db.commit()
+
     async def mark_delivered(self, job_id: str, now: float, *, usage: Job | None = None) -> None:
         """Closes the delivery and, for a job that made images, logs their usage with it."""
         await self._db.execute(

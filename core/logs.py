@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable
+
+# Interaction tokens travel in webhook and callback URLs and in gateway payloads, all of
+# which discord.py logs at DEBUG.
+_URL_TOKENS = re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9._-]{20,}")
+_FIELD_TOKENS = re.compile(r"""(['"]token['"]\s*:\s*['"])[^'"]+""")
 
 
 class RedactingFormatter(logging.Formatter):
@@ -18,7 +24,8 @@ class RedactingFormatter(logging.Formatter):
         text = super().format(record)
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
-        return text
+        text = _URL_TOKENS.sub(r"\1[redacted]", text)
+        return _FIELD_TOKENS.sub(r"\1[redacted]", text)
 
 
 def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
@@ -29,3 +36,5 @@ def setup_logging(level: str, secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # aiosqlite logs every statement with its parameters at DEBUG: tokens included.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))

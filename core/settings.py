@@ -34,7 +34,9 @@ def parse_sizes(text: str) -> tuple[Size, ...]:
 
 
 class CommonSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An empty value means "not set": a copied .env.example, and docker compose's
+    # `${NAME:-}`, leave every setting nobody filled in empty.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     store: str = Field("sqlite:///data/imagine.db", alias="IMAGINE_STORE")
     sizes: Annotated[tuple[Size, ...], NoDecode] = Field(
@@ -43,6 +45,8 @@ class CommonSettings(BaseSettings):
     vocab: Path | None = Field(None, alias="IMAGINE_VOCAB")
     cache_dir: Path = Field(Path("data/cache"), alias="IMAGINE_CACHE_DIR")
     log_level: str = Field("INFO", alias="IMAGINE_LOG_LEVEL")
+    metrics_port: int | None = Field(None, ge=1, le=65535, alias="IMAGINE_METRICS_PORT")
+    metrics_host: str = Field("127.0.0.1", alias="IMAGINE_METRICS_HOST")
 
     @field_validator("sizes", mode="before")
     @classmethod
@@ -52,8 +56,10 @@ class CommonSettings(BaseSettings):
     @field_validator("store")
     @classmethod
     def _store(cls, value: str) -> str:
-        if not value.startswith("sqlite:///"):
-            raise ValueError("it must look like sqlite:///data/imagine.db")
+        if not value.startswith(("sqlite:///", "redis://", "rediss://")):
+            raise ValueError(
+                "it must look like sqlite:///data/imagine.db or redis://:password@host:6379/0"
+            )
         return value
 
     @field_validator("vocab")
@@ -101,6 +107,7 @@ class BotSettings(CommonSettings):
     bot_db: Path = Field(Path("data/bot.db"), alias="IMAGINE_BOT_DB")
     sync_guild: int | None = Field(None, alias="IMAGINE_SYNC_GUILD")
     retry_seconds: float = Field(10.0, gt=0, alias="IMAGINE_RETRY_SECONDS")
+    heartbeat_file: Path = Field(Path("data/bot.heartbeat"), alias="IMAGINE_BOT_HEARTBEAT_FILE")
 
     @field_validator("token")
     @classmethod

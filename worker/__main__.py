@@ -13,6 +13,7 @@ import sys
 import time
 
 from core.logs import setup_logging
+from core.metrics import serve_metrics
 from core.settings import WorkerSettings, load
 from core.store import open_store
 from core.vocab import resolve_vocab
@@ -27,8 +28,12 @@ def build(settings: WorkerSettings) -> EngineLike:
     vocab = resolve_vocab(settings.vocab, settings.cache_dir)
     try:
         engine = build_engine(
-            settings.weights, sizes=settings.sizes, vocab=vocab, cache_dir=settings.cache_dir,
-            precision=settings.precision, max_batch=settings.max_batch_images,
+            settings.weights,
+            sizes=settings.sizes,
+            vocab=vocab,
+            cache_dir=settings.cache_dir,
+            precision=settings.precision,
+            max_batch=settings.max_batch_images,
         )
     except ValueError as error:
         sys.exit(f"Configuration error: {error}")
@@ -45,9 +50,11 @@ async def serve(settings: WorkerSettings, engine: EngineLike) -> None:
         loop.add_signal_handler(signum, stop.set)
     store = await open_store(settings.store)
     worker = Worker(
-        store, engine,
+        store,
+        engine,
         worker_id=settings.worker_id or f"{socket.gethostname()}-{os.getpid()}",
-        max_images=settings.max_batch_images, lease_seconds=settings.lease_seconds,
+        max_images=settings.max_batch_images,
+        lease_seconds=settings.lease_seconds,
         heartbeat_file=settings.heartbeat_file,
     )
     try:
@@ -78,6 +85,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m worker [check]")
         return 2
     setup_logging(settings.log_level)
+    serve_metrics(settings)  # up during the download and warm-up too
     engine = build(settings)
     asyncio.run(serve(settings, engine))
     return 0

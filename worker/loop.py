@@ -9,15 +9,17 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from core.images import encode_pngs
 from core.jobs import Job, JobResult
 from core.store import JobStore, Lease
+from worker import metrics
+from worker.engine.request import GenerationCanceled, GenerationRequest, ProgressFn
 
 log = logging.getLogger(__name__)
 
@@ -25,33 +27,12 @@ IDLE_POLL_SECONDS = 0.25
 ENGINE_FAILED = "The image generator failed on this job. Try again, or change the prompt."
 
 
-@dataclass(frozen=True)
-class Request:
-    """What the loop asks of an engine for one job (the engine's GenerationRequest)."""
-
-    prompt: str
-    negative_prompt: str
-    count: int
-    steps: int
-    guidance: float
-    seed: int
-    width: int
-    height: int
-    sampler: str
-
-
-class Canceled(Exception):
-    """Raised by an engine whose progress callback said stop."""
-
-
 class EngineLike(Protocol):
     """The part of worker.engine.Engine the loop needs; tests plug in a small one."""
 
-    def generate(self, requests: Sequence[Request], progress: ProgressFn) -> list[np.ndarray]: ...
-
-
-class ProgressFn(Protocol):
-    def __call__(self, done: int, total: int) -> bool: ...
+    def generate(
+        self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None
+    ) -> list[npt.NDArray[np.uint8]]: ...
 
 
 class _Progress:
@@ -111,20 +92,31 @@ class Worker:
         live = await self._keep_leases(jobs, generation, progress)
         try:
             images = await generation
-        except Canceled:
+        except GenerationCanceled:
             # Stopping (SIGTERM) or every job canceled: hand back what is still ours,
             # without using up an attempt.
             for job in live:
                 await self._store.release(job.id, self.worker_id)
             return
         except Exception:
-            log.exception("The engine failed on jobs %s", [job.id for job in live])
+            if len(live) > 1:
+                # One bad job must not sink the others that shared its batch: run each
+                # alone, so only the job that breaks the engine uses up its attempts.
+                log.warning("A batch of %d jobs failed; running them one by one", len(live))
+                for job in live:
+                    await self.run_batch([job], stop)
+                return
+            log.exception("The engine failed on job %s", live[0].id if live else "?")
+            metrics.JOB_FAILURES.inc(len(live))
             await self._fail_all(live, ENGINE_FAILED, retry=True)
             return
         await self._complete(jobs, live, images, time.monotonic() - started)
 
     async def _keep_leases(
-        self, jobs: list[Job], generation: asyncio.Task[list[np.ndarray]], progress: _Progress
+        self,
+        jobs: list[Job],
+        generation: asyncio.Task[list[npt.NDArray[np.uint8]]],
+        progress: _Progress,
     ) -> list[Job]:
         """Heartbeats each job while the engine runs; returns the jobs still ours."""
         live = list(jobs)
@@ -157,7 +149,7 @@ class Worker:
         return kept
 
     async def _complete(
-        self, jobs: list[Job], live: list[Job], images: list[np.ndarray], seconds: float
+        self, jobs: list[Job], live: list[Job], images: list[npt.NDArray[np.uint8]], seconds: float
     ) -> None:
         total_images = sum(job.params.count for job in jobs)
         live_ids = {job.id for job in live}
@@ -170,6 +162,7 @@ class Worker:
                 job.id, self.worker_id, JobResult(grid, singles, share)
             ):
                 log.warning("Job %s was taken over before it completed", job.id)
+        metrics.record_batch(total_images, jobs[0].params.steps, seconds)
         log.info("Finished %d job(s) in %.1f s", len(live), seconds)
 
     async def _fail_all(self, jobs: list[Job], error: str, *, retry: bool) -> None:
@@ -182,9 +175,9 @@ class Worker:
             self._heartbeat_file.touch()
 
 
-def to_request(job: Job) -> Request:
+def to_request(job: Job) -> GenerationRequest:
     p = job.params
-    return Request(
+    return GenerationRequest(
         p.prompt,
         p.negative_prompt,
         p.count,

@@ -112,36 +112,37 @@ class Imagine(commands.Cog):
         assert interaction.channel_id is not None
         job_id = str(interaction.id)
         created = interaction.created_at.timestamp()
-        await self.bot.ledger.add(
-            Delivery(
-                job_id=job_id,
-                guild_id=interaction.guild_id,
-                channel_id=interaction.channel_id,
-                user_id=interaction.user.id,
-                locale=locale,
-                application_id=interaction.application_id,
-                interaction_token=interaction.token,
-                token_expires=created + TOKEN_LIFETIME - TOKEN_MARGIN,
-                attachment_limit=interaction.filesize_limit,
-                status_message_id=None,
-                delivered_at=None,
-                created_at=time.time(),
+        delivery = Delivery(
+            job_id=job_id,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            user_id=interaction.user.id,
+            locale=locale,
+            application_id=interaction.application_id,
+            interaction_token=interaction.token,
+            token_expires=created + TOKEN_LIFETIME - TOKEN_MARGIN,
+            attachment_limit=interaction.filesize_limit,
+            status_message_id=None,
+            delivered_at=None,
+            created_at=time.time(),
+        )
+        new_job = NewJob(
+            id=job_id,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            user_id=interaction.user.id,
+            params=params,
+            locale=locale,
+        )
+        # The delivery is noted before the job exists, so no job can finish unseen; if the
+        # bot stops before the status message is noted, the deliverer takes over.
+        with self.bot.deliverer.announcing(job_id):
+            await self.bot.ledger.add(delivery)
+            job = await self.bot.store.enqueue(new_job)
+            message = await interaction.edit_original_response(
+                content=await status_text(self.bot.store, job)
             )
-        )
-        job = await self.bot.store.enqueue(
-            NewJob(
-                id=job_id,
-                guild_id=interaction.guild_id,
-                channel_id=interaction.channel_id,
-                user_id=interaction.user.id,
-                params=params,
-                locale=locale,
-            )
-        )
-        message = await interaction.edit_original_response(
-            content=await status_text(self.bot.store, job)
-        )
-        await self.bot.ledger.set_status_message(job_id, message.id)
+            await self.bot.ledger.set_status_message(job_id, message.id)
         await self.bot.deliverer.sync(job_id)  # it may have finished meanwhile
 
 

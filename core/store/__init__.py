@@ -3,13 +3,24 @@
 from pathlib import Path
 
 from core.store.base import Clock, JobStore, Lease, wall_clock
+from core.store.redis import RedisJobStore
 from core.store.sqlite import SqliteJobStore
 
 __all__ = ["JobStore", "Lease", "open_store"]
 
+REDIS_SCHEMES = ("redis://", "rediss://")
 
-async def open_store(url: str, *, clock: Clock = wall_clock) -> JobStore:
-    """`sqlite:///relative/path.db` or `sqlite:////absolute/path.db`."""
+
+async def open_store(url: str, *, clock: Clock | None = None) -> JobStore:
+    """`sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, or for workers on many
+    hosts `redis://:password@host:6379/0` (`rediss://` for TLS). Without a clock, time is
+    this machine's for SQLite and the Redis server's for Redis (the same on every host)."""
     if url.startswith("sqlite:///"):
-        return await SqliteJobStore.open(Path(url.removeprefix("sqlite:///")), clock=clock)
-    raise ValueError(f"IMAGINE_STORE must start with sqlite:///, not {url.split(':')[0]!r}.")
+        path = Path(url.removeprefix("sqlite:///"))
+        return await SqliteJobStore.open(path, clock=clock or wall_clock)
+    if url.startswith(REDIS_SCHEMES):
+        return await RedisJobStore.open(url, clock=clock)
+    raise ValueError(
+        f"IMAGINE_STORE must start with sqlite:///, redis:// or rediss://,"
+        f" not {url.split(':')[0]!r}."
+    )

@@ -247,6 +247,11 @@ class SqliteJobStore:
         row = await _one(self._db, "SELECT COALESCE(MAX(seq), 0) FROM events")
         return int(row[0]) if row else 0
 
+    async def counts(self) -> dict[JobState, int]:
+        """How many jobs are in each state (states with none are left out); for metrics."""
+        rows = await _all(self._db, "SELECT state, COUNT(*) FROM jobs GROUP BY state")
+        return {JobState(row[0]): int(row[1]) for row in rows}
+
     async def events(self, after: int, *, limit: int = 500, wait: float = 0.0) -> list[JobEvent]:
         deadline = asyncio.get_running_loop().time() + wait
         while True:
@@ -263,16 +268,17 @@ class SqliteJobStore:
 async def _one(
     db: aiosqlite.Connection, sql: str, args: Iterable[object] = ()
 ) -> sqlite3.Row | None:
-    async with db.execute(sql, tuple(args)) as cursor:
-        row: sqlite3.Row | None = await cursor.fetchone()
-        return row
+    rows = await _all(db, sql, args)
+    return rows[0] if rows else None
 
 
 async def _all(
     db: aiosqlite.Connection, sql: str, args: Iterable[object] = ()
 ) -> list[sqlite3.Row]:
-    async with db.execute(sql, tuple(args)) as cursor:
-        return list(await cursor.fetchall())
+    # One call on the connection's thread: a statement left open between execute and
+    # fetch holds a read snapshot, and another coroutine's BEGIN IMMEDIATE on the same
+    # connection then fails at once with "database is locked" once another process wrote.
+    return list(await db.execute_fetchall(sql, tuple(args)))
 
 
 async def _job(db: aiosqlite.Connection, job_id: str) -> Job | None:

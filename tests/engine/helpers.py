@@ -27,6 +27,17 @@ def request(**changes: object) -> GenerationRequest:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
+class ProgressLog:
+    """A progress callback that records every report and never cancels."""
+
+    def __init__(self) -> None:
+        self.reports: list[tuple[int, int]] = []
+
+    def __call__(self, done: int, total: int) -> bool:
+        self.reports.append((done, total))
+        return True
+
+
 def max_diff(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> int:
     """The largest per-pixel difference, in uint8 levels."""
     return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())

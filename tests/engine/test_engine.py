@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.engine.conftest import SIZE, STEPS
-from tests.engine.helpers import max_diff, request
+from tests.engine.helpers import ProgressLog, max_diff, request
 from worker.engine import GenerationCanceled
 from worker.engine.engine import KerasEngine
 
@@ -52,9 +52,9 @@ def test_batched_requests_equal_the_same_requests_alone(engine: KerasEngine) -> 
 
 
 def test_progress_reports_every_step_and_false_cancels(engine: KerasEngine) -> None:
-    seen: list[tuple[int, int]] = []
-    engine.generate([request()], lambda done, total: seen.append((done, total)) is None)
-    assert seen == [(0, STEPS), (1, STEPS), (2, STEPS)]
+    progress = ProgressLog()
+    engine.generate([request()], progress)
+    assert progress.reports == [(0, STEPS), (1, STEPS), (2, STEPS)]
 
     calls: list[int] = []
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tests.engine.conftest import SIZE
-from tests.engine.helpers import max_diff, request
+from tests.engine.helpers import ProgressLog, max_diff, request
 from worker.engine.engine import KerasEngine
 from worker.engine.init_images import prepare
 
@@ -33,13 +33,12 @@ def test_img2img_shapes_and_determinism(engine: KerasEngine, source: npt.NDArray
 def test_strength_zero_returns_the_decoded_source(
     engine: KerasEngine, source: npt.NDArray[np.uint8]
 ) -> None:
-    seen: list[tuple[int, int]] = []
-    job = request(init_image=source, strength=0.0)
-    image = engine.generate([job], lambda done, total: seen.append((done, total)) is None)[0]
+    progress = ProgressLog()
+    image = engine.generate([request(init_image=source, strength=0.0)], progress)[0]
     latent = engine.model.encode_image(tf.constant(prepare(source, *SIZE)[np.newaxis]))
     decoded = np.asarray(engine.model.decode(latent))
     assert max_diff(image, decoded) <= 1
-    assert seen == [(0, 0)]  # no denoising step ran
+    assert progress.reports == [(0, 0)]  # no denoising step ran
 
 
 def test_img2img_and_text_to_image_share_a_batch(

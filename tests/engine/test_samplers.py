@@ -9,6 +9,7 @@ with the same functions from worker.engine.samplers, minus the UNet.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -42,9 +43,9 @@ def exact_flow(x: Array, a_from: float, a_to: float) -> Array:
     """The ODE keeps the standardized value (x - alpha mu) / std(x_t) of every sample."""
 
     def std(a: float) -> float:
-        return float(np.sqrt(a * S**2 + (1 - a)))
+        return math.sqrt(a * S**2 + (1 - a))
 
-    return np.sqrt(a_to) * MU + std(a_to) / std(a_from) * (x - np.sqrt(a_from) * MU)
+    return math.sqrt(a_to) * MU + std(a_to) / std(a_from) * (x - math.sqrt(a_from) * MU)
 
 
 def log_snr_grid(steps: int) -> Array:

@@ -1,6 +1,7 @@
 """The bot process stopped and started again while jobs are queued, running, and
 finished but not delivered: every result arrives after the restart, exactly once."""
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -9,14 +10,17 @@ from core.jobs import JobState
 from core.store.sqlite import SqliteJobStore
 from tests.fake_discord import FakeDiscord
 from tests.support import processes
+from tests.support.bot_stack import running_bot, running_worker
+from tests.support.engines import StepEngine
 from tests.support.waiting import states, wait_jobs
 
 pytestmark = pytest.mark.timeout(300)
 
 
 async def test_results_arrive_once_across_a_bot_restart(
-    fake_discord: FakeDiscord, tmp_path: Path
+    fake_discord: FakeDiscord, tmp_path: Path, job_store: SqliteJobStore
 ) -> None:
+    store = job_store
     fake = fake_discord
     env = processes.stack_env(
         tmp_path,
@@ -25,7 +29,6 @@ async def test_results_arrive_once_across_a_bot_restart(
         TEST_STEP_SECONDS="0.1",
         **fake.env(),
     )
-    store = await SqliteJobStore.open(tmp_path / "jobs.db")
     bot = await processes.start("bot", env, tmp_path / "bot.log")
     await fake.wait_for(lambda: fake.guild_commands.get(fake.guild.id), 60)
     steps = [5, 20, 20]  # done while the bot is down, running, still queued
@@ -45,8 +48,29 @@ async def test_results_arrive_once_across_a_bot_restart(
     finals = [await i.wait_original(lambda m: bool(m.attachments), 120) for i in interactions]
     assert await processes.stop(bot) == 0
     assert await processes.stop(worker) == 0
-    await store.close()
     deliveries = [sum(1 for v in m.versions if v.get("attachments")) for m in finals]
     assert deliveries == [1, 1, 1]
     assert all(i.followups == [] for i in interactions)
     assert len(fake.messages()) == 3
+
+
+async def test_a_bot_stopped_before_noting_its_status_message_still_delivers(
+    fake_discord: FakeDiscord, tmp_path: Path, job_store: SqliteJobStore
+) -> None:
+    fake = fake_discord
+    stuck = asyncio.Event()
+
+    async def never_noted(job_id: str, message_id: int) -> None:
+        await stuck.wait()  # the process "dies" here: the status message is never noted
+
+    try:
+        async with running_bot(fake, tmp_path) as first:
+            first.ledger.set_status_message = never_noted  # type: ignore[method-assign]
+            interaction = await fake.slash("imagine", {"prompt": "a kite", "steps": 3})
+            await interaction.wait_original(lambda m: m.content.startswith("Queued"))
+        async with running_bot(fake, tmp_path), running_worker(job_store, StepEngine()):
+            final = await interaction.wait_original(lambda m: bool(m.attachments), 30)
+    finally:
+        stuck.set()
+    assert sum(1 for v in final.versions if v.get("attachments")) == 1
+    assert len(fake.messages()) == 1

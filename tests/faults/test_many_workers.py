@@ -44,12 +44,14 @@ async def test_four_workers_share_three_hundred_jobs(tmp_path: Path) -> None:
         for job in jobs[index::PRODUCERS]:
             await producers[index].enqueue(job)
 
-    await asyncio.gather(*(produce(n) for n in range(PRODUCERS)))
-    await wait_finished(producers[0], [job.id for job in jobs], seconds=240)
-    codes = [await processes.stop(worker) for worker in workers]
-    finished = [await producers[0].get(job.id) for job in jobs]
-    for store in producers:
-        await store.close()
+    try:
+        await asyncio.gather(*(produce(n) for n in range(PRODUCERS)))
+        await wait_finished(producers[0], [job.id for job in jobs], seconds=240)
+        codes = [await processes.stop(worker) for worker in workers]
+        finished = [await producers[0].get(job.id) for job in jobs]
+    finally:
+        for store in producers:
+            await store.close()
 
     assert codes == [0] * WORKERS
     assert all(job is not None and job.state is JobState.DONE for job in finished)

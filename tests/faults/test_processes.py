@@ -20,17 +20,16 @@ pytestmark = pytest.mark.timeout(120)
 
 
 async def test_sigterm_gives_the_running_job_back_without_using_an_attempt(
-    tmp_path: Path,
+    tmp_path: Path, job_store: SqliteJobStore
 ) -> None:
+    store = job_store
     env = processes.stack_env(tmp_path, TEST_STEP_SECONDS="0.05")
-    store = await SqliteJobStore.open(tmp_path / "jobs.db")
     job = new_job(steps=10_000)
     await store.enqueue(job)
     worker = await processes.start("tests.support.fake_worker", env, tmp_path / "worker.log")
     await wait_jobs(store, [job.id], lambda jobs: jobs[0].step > 0)
     assert await processes.stop(worker, seconds=10) == 0
     [back] = await wait_jobs(store, [job.id], states(JobState.QUEUED))
-    await store.close()
     assert (back.attempts, back.lease_owner) == (0, None)
     assert "stopped" in (tmp_path / "worker.log").read_text()
 

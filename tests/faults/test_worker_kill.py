@@ -44,9 +44,9 @@ async def kill_mid_job(store: JobStore, env: dict[str, str], log: Path, cursor: 
 
 
 async def test_sigkill_mid_job_ten_times_loses_and_duplicates_nothing(
-    fake_discord: FakeDiscord, tmp_path: Path
+    fake_discord: FakeDiscord, tmp_path: Path, job_store: SqliteJobStore
 ) -> None:
-    store = await SqliteJobStore.open(tmp_path / "jobs.db")
+    store = job_store
     env = worker_env(tmp_path)
     async with running_bot(fake_discord, tmp_path):
         interactions: list[FakeInteraction] = []
@@ -61,7 +61,6 @@ async def test_sigkill_mid_job_ten_times_loses_and_duplicates_nothing(
         assert await processes.stop(survivor) == 0
 
     jobs = [await store.get(str(i.id)) for i in interactions]
-    await store.close()
     assert all(job is not None and job.state is JobState.DONE for job in jobs)
     retried = sum(1 for job in jobs if job is not None and job.attempts == 2)
     deliveries = [sum(1 for v in m.versions if v.get("attachments")) for m in finals]

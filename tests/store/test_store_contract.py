@@ -234,3 +234,30 @@ async def test_a_released_job_keeps_its_place(store: JobStore, clock: FakeClock)
     assert await store.position(first.id) == 0
     [again] = await store.claim("w")
     assert again.id == first.id
+
+
+async def test_reads_on_a_connection_never_break_its_writes(connect: Connect) -> None:
+    """The bot reads events and enqueues on one connection while a worker writes."""
+    bot, worker = await connect(), await connect()
+    stop = asyncio.Event()
+
+    async def read() -> None:
+        cursor = 0
+        while not stop.is_set():
+            events = await bot.events(cursor)
+            cursor = events[-1].seq if events else cursor
+            await bot.position("no-such-job")
+
+    async def work() -> None:
+        while not stop.is_set():
+            for job in await worker.claim("w", max_images=4):
+                await worker.complete(job.id, "w", RESULT)
+            await asyncio.sleep(0)
+
+    tasks = [asyncio.create_task(read()) for _ in range(3)] + [asyncio.create_task(work())]
+    try:
+        for _ in range(300):
+            await bot.enqueue(new_job())
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)

@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.support.vocab import write_test_vocab
 
 REPO = Path(__file__).resolve().parents[2]
+_started: list[asyncio.subprocess.Process] = []
 
 
 def stack_env(tmp_path: Path, sizes: str = "128x128", **extra: str) -> dict[str, str]:
@@ -37,9 +38,19 @@ def stack_env(tmp_path: Path, sizes: str = "128x128", **extra: str) -> dict[str,
 async def start(module: str, env: Mapping[str, str], log: Path) -> asyncio.subprocess.Process:
     """Runs `python -m module` from a folder without a .env, logging to `log`."""
     with log.open("ab") as out:
-        return await asyncio.create_subprocess_exec(
+        process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", module, env=dict(env), cwd=log.parent, stdout=out, stderr=out
         )
+    _started.append(process)
+    return process
+
+
+async def kill_leftovers() -> None:
+    while _started:
+        process = _started.pop()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 async def stop(process: asyncio.subprocess.Process, seconds: float = 30.0) -> int:

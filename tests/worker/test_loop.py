@@ -2,7 +2,6 @@
 
 import asyncio
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -17,10 +16,8 @@ from worker.loop import ENGINE_FAILED, Worker
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> JobStore:
-    opened = await SqliteJobStore.open(tmp_path / "jobs.db")
-    yield opened
-    await opened.close()
+def store(job_store: SqliteJobStore) -> JobStore:
+    return job_store
 
 
 def make_worker(store: JobStore, engine: StepEngine, max_images: int = 4) -> Worker:
@@ -110,3 +107,17 @@ async def test_cancel_stops_a_running_job(store: JobStore) -> None:
     assert canceled is not None
     assert canceled.state is JobState.CANCELED
     assert canceled.step < 1000
+
+
+async def test_a_failing_job_does_not_sink_the_jobs_batched_with_it(store: JobStore) -> None:
+    good = [new_job(), new_job()]
+    poison = new_job(prompt=f"{POISON} pill", max_attempts=2)
+    for job in (good[0], poison, good[1]):
+        await store.enqueue(job)
+    engine = StepEngine()
+    await run_until(make_worker(store, engine), store, [j.id for j in (*good, poison)])
+    assert [len(batch) for batch in engine.batches[:1]] == [3]
+    assert [(await store.get(j.id)).state for j in good] == [JobState.DONE] * 2  # type: ignore[union-attr]
+    failed = await store.get(poison.id)
+    assert failed is not None
+    assert (failed.state, failed.attempts) == (JobState.FAILED, 2)

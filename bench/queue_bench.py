@@ -1,0 +1,195 @@
+"""How fast the job store moves jobs, on SQLite and on Redis, with 1 and 4 workers.
+
+    python -m bench.queue_bench
+
+Worker processes do what the worker loop does with a no-op engine: claim (up to 4
+images at once), complete with a tiny result, poll again after IDLE_POLL when the queue
+is empty. This process is the bot: it enqueues and reads the job events.
+
+- jobs/s: a burst of BURST jobs enqueued at once, timed from the first enqueue until the
+  bot has seen every job's `done` event.
+- enqueue -> claim p50/p99: jobs enqueued at RATE jobs/s for PACED_SECONDS, from the
+  moment the bot calls enqueue until a worker holds the job.
+
+Redis runs as a throwaway `redis-server` with the AOF on (`appendfsync everysec`), as
+docs/scaling.md recommends; SQLite is a file in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from core.jobs import EventKind, JobParams, JobResult, NewJob
+from core.store import JobStore, open_store
+from tests.support.redis_server import RedisServer
+
+REPO = Path(__file__).resolve().parents[1]
+BURST = 2000
+RATE = 500.0
+PACED_SECONDS = 4.0
+IDLE_POLL = 0.01
+MAX_IMAGES = 4
+RESULT = JobResult(b"grid", (b"image",), 0.0)
+PARAMS = JobParams(prompt="a benchmark", steps=1)
+
+
+# --- the worker processes -------------------------------------------------------------
+
+
+async def work(url: str, name: str) -> None:
+    """Claims and completes until stdin closes, then prints "job_id claimed_at" lines."""
+    store = await open_store(url)
+    claimed: list[str] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def stdin_closed() -> None:
+        loop.remove_reader(sys.stdin.fileno())
+        stop.set()
+
+    loop.add_reader(sys.stdin.fileno(), stdin_closed)  # the bot closes it to stop us
+    print("ready", flush=True)
+    while not stop.is_set():
+        jobs = await store.claim(name, max_images=MAX_IMAGES, lease_seconds=60)
+        now = time.time()
+        if not jobs:
+            await asyncio.sleep(IDLE_POLL)
+        for job in jobs:
+            claimed.append(f"{job.id} {now!r}")
+            await store.complete(job.id, name, RESULT)
+    await store.close()
+    print("\n".join(claimed), flush=True)
+
+
+# --- the bot side ---------------------------------------------------------------------
+
+
+class Workers:
+    def __init__(self, processes: list[asyncio.subprocess.Process]) -> None:
+        self._processes = processes
+
+    @classmethod
+    async def start(cls, url: str, count: int) -> Workers:
+        command = [sys.executable, "-m", "bench.queue_bench", "--worker", url]
+        pipe, env = asyncio.subprocess.PIPE, {**os.environ, "PYTHONPATH": str(REPO)}
+        processes = [
+            await asyncio.create_subprocess_exec(
+                *command, f"w{n}", stdin=pipe, stdout=pipe, env=env, cwd=REPO
+            )
+            for n in range(count)
+        ]
+        for process in processes:
+            assert process.stdout is not None
+            assert await process.stdout.readline() == b"ready\n"
+        return cls(processes)
+
+    async def stop(self) -> dict[str, float]:
+        """Stops the workers; returns when each job was claimed."""
+        claimed: dict[str, float] = {}
+        for process in self._processes:
+            assert process.stdin is not None
+            process.stdin.close()
+            out, _ = await process.communicate()
+            for line in out.decode().split("\n"):
+                if line:
+                    job_id, at = line.split()
+                    claimed[job_id] = float(at)
+        return claimed
+
+
+async def wait_done(store: JobStore, cursor: int, count: int) -> int:
+    """Reads events like the bot until `count` jobs are done; returns the cursor."""
+    done = 0
+    while done < count:
+        events = await store.events(cursor, wait=0.5)
+        cursor = events[-1].seq if events else cursor
+        done += sum(1 for event in events if event.kind is EventKind.DONE)
+    return cursor
+
+
+def new_job(n: int) -> NewJob:
+    return NewJob(id=f"bench-{n}", guild_id=1, channel_id=1, user_id=1, params=PARAMS)
+
+
+async def burst(store: JobStore, first: int) -> float:
+    """Jobs per second for BURST jobs enqueued at once."""
+    cursor = await store.head()
+    started = time.perf_counter()
+    reader = asyncio.create_task(wait_done(store, cursor, BURST))
+    for n in range(first, first + BURST):
+        await store.enqueue(new_job(n))
+    await reader
+    return BURST / (time.perf_counter() - started)
+
+
+async def paced(store: JobStore, first: int) -> dict[str, float]:
+    """Enqueues RATE jobs per second; returns when each was enqueued."""
+    count = round(RATE * PACED_SECONDS)
+    cursor = await store.head()
+    reader = asyncio.create_task(wait_done(store, cursor, count))
+    enqueued: dict[str, float] = {}
+    start = time.monotonic()
+    for n in range(count):
+        await asyncio.sleep(max(0.0, start + n / RATE - time.monotonic()))
+        job = new_job(first + n)
+        enqueued[job.id] = time.time()
+        await store.enqueue(job)
+    await reader
+    return enqueued
+
+
+@asynccontextmanager
+async def backend(name: str, folder: Path) -> AsyncIterator[str]:
+    """A fresh, empty store of this kind; yields its URL."""
+    if name == "sqlite":
+        yield f"sqlite:///{folder / 'jobs.db'}"
+        return
+    with RedisServer(folder, appendfsync="everysec") as server:
+        yield server.url
+
+
+async def measure(name: str, workers: int) -> tuple[float, float, float]:
+    """(jobs/s, p50 ms, p99 ms) for one backend and number of workers."""
+    with tempfile.TemporaryDirectory(prefix="queue-bench-") as folder:
+        async with backend(name, Path(folder)) as url:
+            store = await open_store(url)
+            running = await Workers.start(url, workers)
+            try:
+                rate = await burst(store, 0)
+                enqueued = await paced(store, BURST)
+            finally:
+                claimed = await running.stop()
+                await store.close()
+    waits = sorted(1000 * (claimed[job_id] - at) for job_id, at in enqueued.items())
+    cuts = statistics.quantiles(waits, n=100)
+    return rate, cuts[49], cuts[98]
+
+
+async def main() -> None:
+    print(f"{os.cpu_count()} CPUs; burst of {BURST} jobs; latency at {RATE:.0f} jobs/s offered")
+    print("| store | workers | jobs/s | enqueue -> claim p50 | p99 |")
+    print("|---|---|---|---|---|")
+    for name in ("sqlite", "redis"):
+        for workers in (1, 4):
+            rate, p50, p99 = await measure(name, workers)
+            print(f"| {name} | {workers} | {rate:.0f} | {p50:.1f} ms | {p99:.1f} ms |", flush=True)
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--worker", nargs=2, metavar=("URL", "NAME"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    asyncio.run(work(*args.worker) if args.worker else main())
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,229 @@
+"""The job store for workers on many hosts: Redis Streams, one consumer group.
+
+Same promises as the SQLite store (tests/store runs one suite against both). Each
+operation is one Lua script (`core/store/redis_lua.py`), so it is atomic on the server.
+
+Time is the Redis server's (`TIME`), the one clock every host shares, unless a clock is
+injected (tests move a fake one). Leases are judged by that time, not by the stream's
+idle times: a sorted set holds each running job's lease expiry, and a claim requeues or
+fails the jobs whose lease ran out, then moves their stream entries with `XCLAIM`.
+`XAUTOCLAIM` would decide by the server's idle time, which a test cannot move and which
+`XCLAIM ... TIME` cannot set into the future (Redis clamps it to now, so a lease could
+not be renewed for longer than it has run). So the consumer group records who holds a
+job and how often it was handed out (the delivery count is the attempt counter), and
+the lease set says when a holder is late.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import EqualJitterBackoff
+from redis.exceptions import ResponseError
+
+from core.jobs import EventKind, Job, JobEvent, JobParams, JobResult, JobState, NewJob
+from core.store import redis_lua as lua
+from core.store.base import DEFAULT_LEASE_SECONDS, Clock, Lease
+from core.store.sqlite import GAVE_UP, batch_key
+
+Entry = tuple[bytes, dict[bytes, bytes]]  # a stream entry: its id and its fields
+
+DEFAULT_PREFIX = "imagine:"
+JOB_TTL_SECONDS = 7 * 86_400  # a finished job's record: the bot needs it until delivery
+RESULT_TTL_SECONDS = 86_400  # the PNGs: large, and Redis holds them in memory
+EVENT_RETENTION = 86_400.0  # as on SQLite: a bot down longer catches up by sweep
+SOCKET_TIMEOUT = 10.0  # a silent connection (a host gone) is given up after this
+MAX_WAIT = SOCKET_TIMEOUT / 2  # `events(wait=...)` blocks at most this long per call
+
+
+def _retry() -> Retry:
+    """Rides out a Redis restart: a command that finds its connection dropped is sent
+    again on a new one, for about 12 s. A claim whose answer was lost that way leaves
+    its jobs leased to a worker that does not know it; the lease runs out and they run
+    again. The other operations are safe to repeat (a second `complete` answers False)."""
+    return Retry(EqualJitterBackoff(cap=1.0, base=0.05), retries=20)
+
+
+async def _create_group(client: Redis, stream: str) -> None:
+    try:
+        await client.xgroup_create(stream, "workers", id="0", mkstream=True)
+    except ResponseError as error:
+        if "BUSYGROUP" not in str(error):  # BUSYGROUP: another process made it first
+            raise
+
+
+class RedisJobStore:
+    """JobStore on Redis. Open with `await RedisJobStore.open(url)`."""
+
+    def __init__(self, client: Redis, clock: Clock | None, prefix: str) -> None:
+        self._client = client
+        self._clock = clock
+        self._prefix = prefix
+        self._scripts = {
+            name: client.register_script(lua.PRELUDE + body) for name, body in lua.SCRIPTS.items()
+        }
+
+    @classmethod
+    async def open(
+        cls, url: str, *, clock: Clock | None = None, prefix: str = DEFAULT_PREFIX
+    ) -> RedisJobStore:
+        """`redis://[:password@]host:6379/0`, or `rediss://` for TLS; without a clock,
+        the server's time."""
+        # RESP2: replies keep one shape across redis-py versions (RESP3 maps differ).
+        client = Redis.from_url(url, protocol=2, socket_timeout=SOCKET_TIMEOUT, retry=_retry())
+        try:
+            await _create_group(client, prefix + "jobs")
+        except BaseException:
+            await client.aclose()
+            raise
+        return cls(client, clock, prefix)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _run(self, name: str, *args: str | bytes) -> Any:
+        """Runs one script with the arguments every script starts with."""
+        now = "" if self._clock is None else repr(self._clock())
+        ttl, retention = str(JOB_TTL_SECONDS), repr(EVENT_RETENTION)
+        return await self._scripts[name](args=[self._prefix, now, ttl, retention, *args])
+
+    async def enqueue(self, job: NewJob) -> Job:
+        fields = {
+            "id": job.id,
+            "guild_id": job.guild_id,
+            "channel_id": job.channel_id,
+            "user_id": job.user_id,
+            "locale": job.locale,
+            "params": json.dumps(asdict(job.params)),
+            "max_attempts": job.max_attempts,
+        }
+        pairs = [str(part) for item in fields.items() for part in item]
+        key, images = batch_key(job.params), str(job.params.count)
+        return _to_job(await self._run("enqueue", job.id, key, images, *pairs))
+
+    async def claim(
+        self,
+        worker_id: str,
+        *,
+        max_images: int = 1,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> list[Job]:
+        lease = repr(lease_seconds)
+        records = await self._run("claim", worker_id, str(max_images), lease, GAVE_UP)
+        return [_to_job(record) for record in records]
+
+    async def heartbeat(
+        self, job_id: str, worker_id: str, step: int, total: int, lease_seconds: float
+    ) -> Lease:
+        lease = repr(lease_seconds)
+        answer = await self._run("heartbeat", job_id, worker_id, str(step), str(total), lease)
+        return Lease(answer.decode())
+
+    async def complete(self, job_id: str, worker_id: str, result: JobResult) -> bool:
+        pngs = (result.grid_png, *result.image_pngs)
+        seconds, ttl = repr(result.gpu_seconds), str(RESULT_TTL_SECONDS)
+        return bool(await self._run("complete", job_id, worker_id, seconds, ttl, *pngs))
+
+    async def fail(self, job_id: str, worker_id: str, error: str, *, retry: bool) -> bool:
+        return bool(await self._run("fail", job_id, worker_id, error, "1" if retry else "0"))
+
+    async def release(self, job_id: str, worker_id: str) -> bool:
+        return bool(await self._run("release", job_id, worker_id))
+
+    async def cancel(self, job_id: str) -> Job | None:
+        record = await self._run("cancel", job_id)
+        return _to_job(record) if record else None
+
+    async def get(self, job_id: str) -> Job | None:
+        record = await self._run("get", job_id)
+        return _to_job(record) if record else None
+
+    async def result(self, job_id: str) -> JobResult | None:
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hget(f"{self._prefix}job:{job_id}", "gpu_seconds")
+            pipe.lrange(f"{self._prefix}result:{job_id}", 0, -1)
+            seconds, pngs = await pipe.execute()
+        if seconds is None or not pngs:
+            return None
+        return JobResult(pngs[0], tuple(pngs[1:]), float(seconds))
+
+    async def position(self, job_id: str) -> int:
+        return int(await self._run("position", job_id))
+
+    async def counts(self) -> dict[JobState, int]:
+        """Jobs by state, for metrics: the finished ones are counted since the start, as
+        on SQLite, though their records expire."""
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.zcard(self._prefix + "queue")
+            pipe.zcard(self._prefix + "leases")
+            pipe.hgetall(self._prefix + "finished")
+            queued, running, finished = await pipe.execute()
+        counts = {JobState(state.decode()): int(n) for state, n in finished.items()}
+        return {JobState.QUEUED: queued, JobState.RUNNING: running, **counts}
+
+    async def head(self) -> int:
+        newest = cast(list[Entry], await self._client.xrevrange(self._prefix + "events", count=1))
+        return _seq(newest[0][0]) if newest else 0
+
+    async def events(self, after: int, *, limit: int = 500, wait: float = 0.0) -> list[JobEvent]:
+        stream, start = self._prefix + "events", f"0-{after}"
+        entries: list[Entry]
+        if wait <= 0:
+            entries = cast(list[Entry], await self._client.xrange(stream, f"({start}", count=limit))
+        else:
+            # XREAD from an id answers at once when newer entries exist, else blocks.
+            block = max(1, round(min(wait, MAX_WAIT) * 1000))
+            found = await self._client.xread({stream: start}, count=limit, block=block)
+            entries = cast(list[tuple[bytes, list[Entry]]], found)[0][1] if found else []
+        return [_to_event(entry_id, fields) for entry_id, fields in entries]
+
+
+def _seq(entry_id: bytes) -> int:
+    """Event ids are `0-<seq>`: the sequence part is the reader's integer cursor."""
+    return int(entry_id.split(b"-")[1])
+
+
+def _to_job(record: bytes) -> Job:
+    fields: dict[str, str] = json.loads(record)
+
+    def moment(name: str) -> float | None:
+        value = fields.get(name)
+        return None if value is None else float(value)
+
+    return Job(
+        id=fields["id"],
+        guild_id=int(fields["guild_id"]),
+        channel_id=int(fields["channel_id"]),
+        user_id=int(fields["user_id"]),
+        params=JobParams(**json.loads(fields["params"])),
+        locale=fields["locale"],
+        state=JobState(fields["state"]),
+        attempts=int(fields["attempts"]),
+        max_attempts=int(fields["max_attempts"]),
+        created_at=float(fields["created_at"]),
+        lease_owner=fields.get("lease_owner"),
+        lease_expires=moment("lease_expires"),
+        step=int(fields["step"]),
+        total_steps=int(fields["total_steps"]),
+        started_at=moment("started_at"),
+        finished_at=moment("finished_at"),
+        gpu_seconds=float(fields["gpu_seconds"]),
+        error=fields.get("error"),
+        cancel_requested=fields["cancel_requested"] == "1",
+    )
+
+
+def _to_event(entry_id: bytes, fields: Mapping[bytes, bytes]) -> JobEvent:
+    return JobEvent(
+        seq=_seq(entry_id),
+        job_id=fields[b"job"].decode(),
+        kind=EventKind(fields[b"kind"].decode()),
+        at=float(fields[b"at"]),
+        step=int(fields[b"step"]),
+        total_steps=int(fields[b"total"]),
+    )

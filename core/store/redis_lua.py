@@ -1,0 +1,294 @@
+"""The Redis job store's Lua scripts: each store operation is one script, so it runs as
+one atomic step on the server and two claimers can never take the same job.
+
+Every script gets the same first four arguments (prefix, the injected clock's "now" or
+"" for the server's time, the TTL of a finished job's record, how long events are kept),
+then its own. Times are floats written in full (Python's `repr`, Lua's `%.17g`), never
+with Lua's `tostring`, which would round them to 14 digits.
+
+Keys, under the prefix:
+- `jobs`: a stream with one entry per unfinished job and the consumer group `workers`.
+  An entry's place in the group's pending list says who holds the job: consumer
+  `w:<worker id>` while it runs, `queued` while it waits for another attempt; its delivery
+  count is the job's attempt counter. A finished job's entry is acknowledged and deleted.
+- `job:<id>`: a hash with the job's fields; it expires `job_ttl` after the job finishes.
+- `result:<id>`: a list of PNGs (grid first), expiring on its own TTL.
+- `queue` and `queue:<batch key>`: sorted sets of the queued jobs, scored by the time
+  they were queued; members are `<12-digit enqueue number>:<id>`, so jobs queued at the
+  same instant keep their enqueue order.
+- `leases`: a sorted set of the running jobs' ids scored by lease expiry (clock time).
+- `events`: a stream with ids `0-<seq>`, pruned by age as new events arrive.
+- `finished`: a hash counting the jobs that ever finished, by state (for metrics).
+"""
+
+PRELUDE = r"""
+local P, NOW, JOB_TTL, RETENTION = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if NOW == '' then  -- no injected clock: the server's, the one clock every host shares
+  local time = redis.call('TIME')
+  NOW = time[1] .. '.' .. string.format('%06d', tonumber(time[2]))
+end
+local GROUP, QUEUED_CONSUMER = 'workers', 'queued'
+local JOBS, QUEUE, LEASES, EVENTS = P .. 'jobs', P .. 'queue', P .. 'leases', P .. 'events'
+
+local function jkey(id) return P .. 'job:' .. id end
+-- NOW plus `seconds`, written with all 17 digits so it reads back as the same float.
+local function later(seconds) return string.format('%.17g', tonumber(NOW) + tonumber(seconds)) end
+local function id_of(member) return string.sub(member, 14) end
+
+local function event(id, kind, step, total)
+  redis.call('XADD', EVENTS, '0-*', 'job', id, 'kind', kind, 'at', NOW,
+    'step', step or '0', 'total', total or '0')
+  -- Drop up to two events older than the retention: the stream never outgrows it.
+  local cutoff = tonumber(NOW) - tonumber(RETENTION)
+  for _, old in ipairs(redis.call('XRANGE', EVENTS, '-', '+', 'COUNT', 2)) do
+    if tonumber(old[2][6]) >= cutoff then break end
+    redis.call('XDEL', EVENTS, old[1])
+  end
+end
+
+-- The consumer holding the job's stream entry, and its delivery count (the attempts).
+local function pending(entry)
+  local found = redis.call('XPENDING', JOBS, GROUP, entry, entry, 1)[1]
+  if found then return found[2], found[4] end
+  return nil, 0
+end
+
+-- Consumers holding nothing are removed, so the group lists only workers with jobs.
+local function forget_if_idle(consumer)
+  if #redis.call('XPENDING', JOBS, GROUP, '-', '+', 1, consumer) == 0 then
+    redis.call('XGROUP', 'DELCONSUMER', JOBS, GROUP, consumer)
+  end
+end
+
+-- Hands the entry to `consumer`, setting its delivery count to `attempts`.
+local function move(entry, consumer, attempts)
+  local from = pending(entry)
+  redis.call('XCLAIM', JOBS, GROUP, consumer, 0, entry, 'RETRYCOUNT', attempts, 'FORCE', 'JUSTID')
+  if from and from ~= consumer then forget_if_idle(from) end
+end
+
+-- The job's stream entry if `worker` holds its lease right now, else nil.
+local function owned(id, worker)
+  local entry = redis.call('HGET', jkey(id), 'entry')
+  if entry and pending(entry) == 'w:' .. worker then return entry end
+  return nil
+end
+
+-- The job as a JSON object (the hash, plus owner, attempts and lease while it lives), or
+-- false when there is no such job. One string parses far faster than a field list.
+local function job(id)
+  local flat = redis.call('HGETALL', jkey(id))
+  if #flat == 0 then return false end
+  local fields = {}
+  for i = 1, #flat, 2 do fields[flat[i]] = flat[i + 1] end
+  if fields.state == 'queued' or fields.state == 'running' then
+    local consumer, attempts = pending(fields.entry)
+    fields.attempts = tostring(attempts)
+    if fields.state == 'running' then
+      fields.lease_owner = string.sub(consumer, 3)
+      fields.lease_expires = redis.call('ZSCORE', LEASES, id) or nil
+    end
+  end
+  return cjson.encode(fields)
+end
+
+local function set_error(k, err)
+  if err then redis.call('HSET', k, 'error', err) else redis.call('HDEL', k, 'error') end
+end
+
+local function queue_add(member, key, score)
+  redis.call('ZADD', QUEUE, score, member)
+  redis.call('ZADD', QUEUE .. ':' .. key, score, member)
+end
+
+local function queue_remove(member, key)
+  redis.call('ZREM', QUEUE, member)
+  redis.call('ZREM', QUEUE .. ':' .. key, member)
+end
+
+local function finish(id, state, err)
+  local k = jkey(id)
+  local entry, member, key = unpack(redis.call('HMGET', k, 'entry', 'member', 'batch_key'))
+  local consumer, attempts = pending(entry)
+  -- The entry leaves the pending list, and its delivery count with it: keep the count.
+  redis.call('HSET', k, 'state', state, 'finished_at', NOW, 'attempts', attempts)
+  set_error(k, err)
+  queue_remove(member, key)
+  redis.call('ZREM', LEASES, id)
+  redis.call('XACK', JOBS, GROUP, entry)
+  redis.call('XDEL', JOBS, entry)
+  if consumer then forget_if_idle(consumer) end
+  redis.call('EXPIRE', k, JOB_TTL)
+  redis.call('HINCRBY', P .. 'finished', state, 1)
+  event(id, state)
+end
+
+-- Queues the job again: at the back after a failed attempt (`to_back`), in its old place
+-- when a stopping worker gave it back. `attempts` becomes its delivery count.
+local function requeue(id, err, to_back, attempts)
+  local k = jkey(id)
+  local entry, member, key, queued_at =
+    unpack(redis.call('HMGET', k, 'entry', 'member', 'batch_key', 'queued_at'))
+  if to_back then queued_at = NOW end
+  redis.call('HSET', k, 'state', 'queued', 'step', '0', 'queued_at', queued_at)
+  set_error(k, err)
+  redis.call('ZREM', LEASES, id)
+  move(entry, QUEUED_CONSUMER, attempts)
+  queue_add(member, key, queued_at)
+  event(id, 'requeued')
+end
+"""
+
+ENQUEUE = r"""
+local id, key, images = ARGV[5], ARGV[6], ARGV[7]
+local k = jkey(id)
+if redis.call('EXISTS', k) == 0 then
+  local member = string.format('%012d:%s', redis.call('INCR', P .. 'enqueued'), id)
+  local entry = redis.call('XADD', JOBS, '*', 'job', id)
+  redis.call('HSET', k, unpack(ARGV, 8))
+  redis.call('HSET', k, 'state', 'queued', 'created_at', NOW, 'queued_at', NOW,
+    'member', member, 'entry', entry, 'batch_key', key, 'images', images,
+    'step', '0', 'total_steps', '0', 'gpu_seconds', '0', 'cancel_requested', '0')
+  queue_add(member, key, NOW)
+  event(id, 'queued')
+end
+return job(id)
+"""
+
+CLAIM = r"""
+local worker, max_images, gave_up = ARGV[5], tonumber(ARGV[6]), ARGV[8]
+local lease_expires = later(ARGV[7])
+
+-- Leases that ran out: the job is canceled if that was asked,
+-- failed once its attempts are used up, else queued again at the back.
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', LEASES, '-inf', '(' .. NOW)) do
+  local entry, max_attempts, cancel =
+    unpack(redis.call('HMGET', jkey(id), 'entry', 'max_attempts', 'cancel_requested'))
+  local _, attempts = pending(entry)
+  if cancel == '1' then
+    finish(id, 'canceled', false)
+  elseif attempts >= tonumber(max_attempts) then
+    finish(id, 'failed', gave_up)
+  else
+    requeue(id, false, true, attempts)
+  end
+end
+
+-- The next job: the oldest queued one. (Fairness across servers changes only this.)
+local first = redis.call('ZRANGE', QUEUE, 0, 0)[1]
+if not first then return {} end
+local key, images = unpack(redis.call('HMGET', jkey(id_of(first)), 'batch_key', 'images'))
+
+-- Companions: queued jobs with the same batch key, oldest first, while images fit.
+local chosen, left = {first}, max_images - tonumber(images)
+if left > 0 then
+  for _, member in ipairs(redis.call('ZRANGE', QUEUE .. ':' .. key, 0, 63)) do
+    local count = tonumber(redis.call('HGET', jkey(id_of(member)), 'images'))
+    if member ~= first and count <= left then
+      table.insert(chosen, member)
+      left = left - count
+      if left == 0 then break end
+    end
+  end
+end
+
+local claimed = {}
+for _, member in ipairs(chosen) do
+  local id = id_of(member)
+  local entry = redis.call('HGET', jkey(id), 'entry')
+  local _, attempts = pending(entry)
+  redis.call('HSET', jkey(id), 'state', 'running', 'started_at', NOW, 'step', '0')
+  queue_remove(member, key)
+  redis.call('ZADD', LEASES, lease_expires, id)
+  move(entry, 'w:' .. worker, attempts + 1)
+  event(id, 'started')
+  table.insert(claimed, job(id))
+end
+return claimed
+"""
+
+HEARTBEAT = r"""
+local id, worker, step, total, lease_expires = ARGV[5], ARGV[6], ARGV[7], ARGV[8], later(ARGV[9])
+if not owned(id, worker) then return 'lost' end
+local k = jkey(id)
+redis.call('ZADD', LEASES, lease_expires, id)
+local old_step, old_total, cancel =
+  unpack(redis.call('HMGET', k, 'step', 'total_steps', 'cancel_requested'))
+if old_step ~= step or old_total ~= total then
+  redis.call('HSET', k, 'step', step, 'total_steps', total)
+  event(id, 'progress', step, total)
+end
+if cancel == '1' then return 'cancel' end
+return 'held'
+"""
+
+COMPLETE = r"""
+local id, worker, gpu_seconds, result_ttl = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+if not owned(id, worker) then return 0 end
+local rk = P .. 'result:' .. id
+redis.call('DEL', rk)
+redis.call('RPUSH', rk, unpack(ARGV, 9))
+redis.call('EXPIRE', rk, result_ttl)
+redis.call('HSET', jkey(id), 'gpu_seconds', gpu_seconds)
+finish(id, 'done', false)
+return 1
+"""
+
+FAIL = r"""
+local id, worker, err, retry = ARGV[5], ARGV[6], ARGV[7], ARGV[8] == '1'
+local entry = owned(id, worker)
+if not entry then return 0 end
+local max_attempts, cancel =
+  unpack(redis.call('HMGET', jkey(id), 'max_attempts', 'cancel_requested'))
+local _, attempts = pending(entry)
+if cancel == '1' then
+  finish(id, 'canceled', false)
+elseif retry and attempts < tonumber(max_attempts) then
+  requeue(id, err, true, attempts)
+else
+  finish(id, 'failed', err)
+end
+return 1
+"""
+
+RELEASE = r"""
+local id, worker = ARGV[5], ARGV[6]
+local entry = owned(id, worker)
+if not entry then return 0 end
+local _, attempts = pending(entry)
+requeue(id, false, false, attempts - 1)
+return 1
+"""
+
+CANCEL = r"""
+local id = ARGV[5]
+local state = redis.call('HGET', jkey(id), 'state')
+if state == 'queued' then
+  finish(id, 'canceled', false)
+elseif state == 'running' then
+  redis.call('HSET', jkey(id), 'cancel_requested', '1')
+end
+return job(id)
+"""
+
+GET = r"""
+return job(ARGV[5])
+"""
+
+POSITION = r"""
+local member = redis.call('HGET', jkey(ARGV[5]), 'member')
+if not member then return -1 end
+return redis.call('ZRANK', QUEUE, member) or -1
+"""
+
+SCRIPTS = {
+    "enqueue": ENQUEUE,
+    "claim": CLAIM,
+    "heartbeat": HEARTBEAT,
+    "complete": COMPLETE,
+    "fail": FAIL,
+    "release": RELEASE,
+    "cancel": CANCEL,
+    "get": GET,
+    "position": POSITION,
+}

@@ -1,0 +1,174 @@
+"""What the Redis store keeps in Redis, beyond the contract: the consumer group holds the
+leases and counts the attempts, finished jobs leave the stream and expire, events
+survive a reconnecting reader and are pruned by age."""
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+from redis.asyncio import Redis
+
+from core.jobs import EventKind, JobResult, JobState
+from core.settings import WorkerSettings
+from core.store import open_store
+from core.store.redis import (
+    EVENT_RETENTION,
+    JOB_TTL_SECONDS,
+    RESULT_TTL_SECONDS,
+    RedisJobStore,
+)
+from tests.support.clock import FakeClock
+from tests.support.jobs import new_job
+from tests.support.redis_server import RedisServer
+
+RESULT = JobResult(b"grid", (b"one", b"two"), 2.0)
+
+
+@pytest.fixture
+async def raw(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def store(
+    redis_url: str, redis_prefix: str, clock: FakeClock
+) -> AsyncIterator[RedisJobStore]:
+    opened = await RedisJobStore.open(redis_url, clock=clock, prefix=redis_prefix)
+    yield opened
+    await opened.close()
+
+
+async def pending(raw: Redis, prefix: str) -> list[tuple[str, int]]:
+    """(consumer, delivery count) of each entry in the workers' pending list."""
+    entries = await raw.xpending_range(f"{prefix}jobs", "workers", "-", "+", 100)
+    return [(cast(bytes, e["consumer"]).decode(), int(e["times_delivered"])) for e in entries]
+
+
+async def test_the_consumer_group_holds_the_lease_and_counts_attempts(
+    store: RedisJobStore, raw: Redis, redis_prefix: str, clock: FakeClock
+) -> None:
+    job = new_job()
+    await store.enqueue(job)
+    assert await pending(raw, redis_prefix) == []
+    await store.claim("w1", lease_seconds=10)
+    assert await pending(raw, redis_prefix) == [("w:w1", 1)]
+    clock.advance(11)
+    [again] = await store.claim("w2", lease_seconds=10)
+    assert again.attempts == 2
+    assert await pending(raw, redis_prefix) == [("w:w2", 2)]
+    consumers = await raw.xinfo_consumers(f"{redis_prefix}jobs", "workers")
+    assert [c["name"] for c in consumers] == [b"w:w2"]  # the dead worker holds nothing
+
+
+async def test_a_job_waiting_for_another_attempt_keeps_its_count(
+    store: RedisJobStore, raw: Redis, redis_prefix: str
+) -> None:
+    job = new_job()
+    await store.enqueue(job)
+    await store.claim("w")
+    await store.fail(job.id, "w", "engine broke", retry=True)
+    assert await pending(raw, redis_prefix) == [("queued", 1)]
+    await store.claim("w")
+    await store.release(job.id, "w")
+    assert await pending(raw, redis_prefix) == [("queued", 1)]
+
+
+async def test_a_finished_job_leaves_the_stream_and_expires(
+    store: RedisJobStore, raw: Redis, redis_prefix: str
+) -> None:
+    job = new_job()
+    await store.enqueue(job)
+    assert await raw.ttl(f"{redis_prefix}job:{job.id}") == -1  # lives while unfinished
+    await store.claim("w")
+    assert await store.complete(job.id, "w", RESULT)
+    assert await raw.xlen(f"{redis_prefix}jobs") == 0
+    assert await pending(raw, redis_prefix) == []
+    assert 0 < await raw.ttl(f"{redis_prefix}job:{job.id}") <= JOB_TTL_SECONDS
+    assert 0 < await raw.ttl(f"{redis_prefix}result:{job.id}") <= RESULT_TTL_SECONDS
+    done = await store.get(job.id)
+    assert done is not None
+    assert (done.state, done.attempts, done.gpu_seconds) == (JobState.DONE, 1, 2.0)
+    assert await store.result(job.id) == RESULT
+
+
+async def test_counts_jobs_by_state_for_metrics(store: RedisJobStore) -> None:
+    jobs = [new_job() for _ in range(4)]
+    for job in jobs:
+        await store.enqueue(job)
+    await store.claim("w", max_images=2)
+    await store.complete(jobs[0].id, "w", RESULT)
+    await store.cancel(jobs[2].id)
+    assert await store.counts() == {
+        JobState.QUEUED: 1,
+        JobState.RUNNING: 1,
+        JobState.DONE: 1,
+        JobState.CANCELED: 1,
+    }
+
+
+async def test_a_reconnecting_reader_misses_no_event(
+    store: RedisJobStore, redis_url: str, redis_prefix: str, clock: FakeClock
+) -> None:
+    bot = await RedisJobStore.open(redis_url, clock=clock, prefix=redis_prefix)
+    cursor = await bot.head()
+    job = new_job()
+    await store.enqueue(job)
+    [seen] = await bot.events(cursor)
+    await bot.close()  # the bot stops with its cursor saved
+    await store.claim("w")
+    await store.heartbeat(job.id, "w", 1, 2, 30)
+    await store.complete(job.id, "w", RESULT)
+    bot = await RedisJobStore.open(redis_url, clock=clock, prefix=redis_prefix)
+    missed = await bot.events(seen.seq)
+    await bot.close()
+    kinds = [EventKind.STARTED, EventKind.PROGRESS, EventKind.DONE]
+    assert [e.kind for e in missed] == kinds
+    assert [e.seq for e in missed] == [seen.seq + 1, seen.seq + 2, seen.seq + 3]
+
+
+async def test_events_older_than_the_retention_are_pruned(
+    store: RedisJobStore, raw: Redis, redis_prefix: str, clock: FakeClock
+) -> None:
+    for _ in range(3):
+        await store.enqueue(new_job())
+    clock.advance(EVENT_RETENTION + 1)
+    await store.enqueue(new_job())
+    await store.enqueue(new_job())
+    events = await store.events(0)
+    assert [e.at for e in events] == [clock.now, clock.now]
+    assert await raw.xlen(f"{redis_prefix}events") == 2
+
+
+async def test_stores_under_other_prefixes_are_apart(
+    store: RedisJobStore, redis_url: str, redis_prefix: str, clock: FakeClock
+) -> None:
+    other = await RedisJobStore.open(redis_url, clock=clock, prefix=f"{redis_prefix}other:")
+    await other.enqueue(new_job())
+    assert await store.claim("w") == []
+    assert len(await other.claim("w")) == 1
+    await other.close()
+
+
+@pytest.mark.parametrize("scheme", ["redis", "rediss"])
+def test_settings_take_redis_urls(scheme: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"{scheme}://:secret@queue.internal:6379/0"
+    monkeypatch.setenv("IMAGINE_STORE", url)
+    assert WorkerSettings(_env_file=None).store == url
+
+
+async def test_open_store_opens_redis_urls_on_the_servers_time(tmp_path: Path) -> None:
+    with RedisServer(tmp_path) as server:  # its own server: the default prefix is used
+        opened = await open_store(server.url)
+        assert isinstance(opened, RedisJobStore)
+        job = new_job()
+        before = time.time()
+        await opened.enqueue(job)
+        [claimed] = await opened.claim("w", lease_seconds=30)
+        await opened.close()
+    # The server runs on this machine, so its clock is this one.
+    times = (claimed.created_at, claimed.started_at, claimed.lease_expires)
+    assert times == pytest.approx((before, before, before + 30), abs=1)

@@ -1,0 +1,82 @@
+"""A throwaway `redis-server` on a free 127.0.0.1 port, from the machine's packages: for
+tests that restart or kill the server, and when no Redis is running for the others."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+SHARED_URL = "redis://127.0.0.1:6379/0"  # what CI starts (.ci/run) and developers run
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def answers(url: str) -> bool:
+    """Whether a Redis server answers PING at `url`."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+    finally:
+        client.close()
+
+
+class RedisServer:
+    """`redis-server` with its data in `directory`; keeps its port across restarts, so a
+    client can reconnect to the same URL. AOF on: `appendfsync always` survives even
+    SIGKILL without losing a write."""
+
+    def __init__(self, directory: Path, *, appendfsync: str = "always") -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._command = [
+            binary,
+            *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory)),
+            *("--appendonly", "yes", "--appendfsync", appendfsync, "--save", ""),
+            *("--logfile", str(directory / "redis.log")),
+        ]
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, seconds: float = 10.0) -> None:
+        self._process = subprocess.Popen(self._command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + seconds
+        while not answers(self.url):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start: {' '.join(self._command)}")
+            time.sleep(0.02)
+
+    def stop(self, signum: int = signal.SIGTERM) -> None:
+        """SIGTERM: a clean shutdown (the AOF is flushed); SIGKILL: a crash."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signum)
+            self._process.wait(10)
+        self._process = None
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop(signal.SIGKILL)

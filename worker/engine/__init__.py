@@ -1,0 +1,102 @@
+"""The worker's image engine: Stable Diffusion on KerasCV's parts, with our own loop.
+
+Importing this package does not import TensorFlow; ``build_engine`` does. So the
+worker loop and its tests can use the request types with a small stand-in engine.
+See docs/engine.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from worker.engine.request import (
+    SAMPLERS,
+    GenerationCanceled,
+    GenerationRequest,
+    ProgressFn,
+)
+
+__all__ = [
+    "SAMPLERS",
+    "Engine",
+    "GenerationCanceled",
+    "GenerationRequest",
+    "ProgressFn",
+    "build_engine",
+]
+
+SIZE_STEP = 64  # the VAE (8x) and the UNet's three halvings (8x) must divide a size
+
+
+class Engine(Protocol):
+    sizes: tuple[tuple[int, int], ...]  # (width, height) offered
+
+    def warm_up(self) -> float:
+        """Compiles every configured size and batch bucket; returns seconds."""
+        ...
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None
+    ) -> list[npt.NDArray[np.uint8]]:
+        """One uint8 array (count, height, width, 3) per request, in order. The requests
+        must share width, height, steps and sampler (ValueError otherwise)."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """CLIP tokens in `text`, start and end included; more than 77 is refused."""
+        ...
+
+
+def build_engine(
+    weights: str,
+    *,
+    sizes: Sequence[tuple[int, int]],
+    vocab: Path | None,
+    cache_dir: Path,
+    precision: str = "auto",
+    max_batch: int = 4,
+    steps_per_call: int = 5,
+    jit_compile: bool | None = None,
+) -> Engine:
+    """Builds the parts (one UNet for every size) and the compiled loop; call warm_up next.
+
+    weights: "download" (KerasCV's files and hashes, cached in cache_dir), "random", or a
+    folder with kcv_encoder.h5, kcv_diffusion_model.h5, kcv_decoder.h5 and vae_encoder.h5.
+    vocab: the CLIP merges file; None downloads KerasCV's into cache_dir.
+    precision: "auto" (mixed_float16 + XLA on a GPU, float32 on a CPU), "float32",
+    "mixed_float16" or "mixed_bfloat16". max_batch: images per UNet batch (the UNet runs
+    twice that for guidance). steps_per_call: steps per compiled call; progress and
+    cancellation are checked between calls. jit_compile: XLA, None = on a GPU only.
+    """
+    _check_config(sizes, max_batch, steps_per_call)
+    # TensorFlow loads here, not when the package is imported.
+    from worker.engine.engine import KerasEngine
+    from worker.engine.parts import build_parts
+    from worker.engine.precision import has_gpu, resolve_precision
+
+    chosen = resolve_precision(precision, gpu=has_gpu(), jit_compile=jit_compile)
+    parts = build_parts(
+        weights, size=sizes[0], vocab=vocab, cache_dir=cache_dir, policy=chosen.policy
+    )
+    return KerasEngine(
+        parts, sizes=sizes, precision=chosen, max_batch=max_batch, steps_per_call=steps_per_call
+    )
+
+
+def _check_config(sizes: Sequence[tuple[int, int]], max_batch: int, steps_per_call: int) -> None:
+    if not sizes:
+        raise ValueError("Configure at least one image size.")
+    for width, height in sizes:
+        if width <= 0 or height <= 0 or width % SIZE_STEP or height % SIZE_STEP:
+            raise ValueError(
+                f"Image size {width}x{height} is not made of positive multiples of {SIZE_STEP}."
+            )
+    if max_batch < 1:
+        raise ValueError(f"max_batch must be at least 1, not {max_batch}.")
+    if steps_per_call < 1:
+        raise ValueError(f"steps_per_call must be at least 1, not {steps_per_call}.")

@@ -1,0 +1,82 @@
+"""What the worker asks of the engine, and the checks every engine applies to it.
+
+Nothing here imports TensorFlow: the worker loop and its tests use these types with
+a small stand-in engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+SAMPLERS: Final = ("dpmpp_2m", "ddim")  # the first is the default
+MAX_COUNT: Final = 4
+MAX_STEPS: Final = 1000  # the model's training timesteps: more steps cannot mean more
+SEED_LIMIT: Final = 2**32
+
+ProgressFn = Callable[[int, int], bool]  # (steps_done, total_steps) -> False means cancel
+
+
+class GenerationCanceled(Exception):
+    """The progress callback asked to stop; no images were made."""
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One job's images. Image i of the request uses seed ``seed + i``."""
+
+    prompt: str
+    negative_prompt: str  # "" = KerasCV's unconditional context
+    count: int  # 1..4 images
+    steps: int
+    guidance: float
+    seed: int  # 0 <= seed < 2**32
+    width: int
+    height: int
+    sampler: str = SAMPLERS[0]
+    # img2img: any size and mode (RGBA is flattened on white), resized and center-cropped
+    # to width x height; strength 0 keeps the image, 1 replaces it.
+    init_image: npt.NDArray[np.uint8] | None = field(default=None, compare=False)
+    strength: float = 0.8
+
+
+def check_batch(requests: Sequence[GenerationRequest], sizes: Sequence[tuple[int, int]]) -> None:
+    """Raises ValueError (one sentence) unless the requests can share one engine call."""
+    if not requests:
+        raise ValueError("Nothing to generate: the list of requests is empty.")
+    first = requests[0]
+    shared = (first.width, first.height, first.steps, first.sampler)
+    for request in requests:
+        if (request.width, request.height, request.steps, request.sampler) != shared:
+            other = (request.width, request.height, request.steps, request.sampler)
+            raise ValueError(
+                "Requests in one call must share width, height, steps and sampler; "
+                f"got {shared} and {other}."
+            )
+        check_request(request, sizes)
+
+
+def check_request(request: GenerationRequest, sizes: Sequence[tuple[int, int]]) -> None:
+    if (request.width, request.height) not in sizes:
+        offered = ", ".join(f"{w}x{h}" for w, h in sizes)
+        raise ValueError(
+            f"Size {request.width}x{request.height} is not one this worker compiled ({offered})."
+        )
+    if request.sampler not in SAMPLERS:
+        raise ValueError(
+            f"Unknown sampler {request.sampler!r}; choose one of {', '.join(SAMPLERS)}."
+        )
+    if not 1 <= request.count <= MAX_COUNT:
+        raise ValueError(f"count must be between 1 and {MAX_COUNT}, not {request.count}.")
+    if not 1 <= request.steps <= MAX_STEPS:
+        raise ValueError(f"steps must be between 1 and {MAX_STEPS}, not {request.steps}.")
+    if not 0 <= request.seed < SEED_LIMIT:
+        raise ValueError(f"seed must be in [0, 2**32), not {request.seed}.")
+    if not 0.0 <= request.strength <= 1.0:
+        raise ValueError(f"strength must be between 0 and 1, not {request.strength}.")
+    if request.init_image is not None and request.init_image.dtype != np.uint8:
+        raise ValueError(f"init_image must be uint8 pixels, not {request.init_image.dtype}.")
