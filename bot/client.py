@@ -10,10 +10,13 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot import queueing
+from bot.buttons import JobButton
 from bot.delivery import Deliverer
 from bot.errors import ImagineTree
 from bot.ledger import Ledger
 from core.clip_tokens import ClipTokenCounter
+from core.jobs import Job, JobParams
 from core.settings import BotSettings
 from core.store import JobStore, open_store
 from core.vocab import resolve_vocab
@@ -52,10 +55,21 @@ class ImagineBot(commands.Bot):
         self.deliverer = Deliverer(
             self, self.store, self.ledger, retry_seconds=self.settings.retry_seconds
         )
+        self.add_dynamic_items(JobButton)  # buttons work on messages from before a restart
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self._sync_commands()
         self._delivery_task = asyncio.create_task(self.deliverer.run(), name="delivery")
+
+    async def submit(
+        self,
+        interaction: discord.Interaction,
+        params: JobParams,
+        *,
+        source_png: bytes | None = None,
+    ) -> Job:
+        """Queues a job for a deferred interaction and shows its status there."""
+        return await queueing.submit(self, interaction, params, source_png=source_png)
 
     async def _sync_commands(self) -> None:
         guild_id = self.settings.sync_guild

@@ -20,6 +20,7 @@ from typing import Any
 import discord
 
 from bot import metrics
+from bot.buttons import result_view, status_view
 from bot.i18n import t
 from bot.ledger import Delivery, Ledger
 from core.images import fit_to_limit
@@ -108,6 +109,16 @@ class Deliverer:
         else:
             await self._show_status(delivery, job)
 
+    async def status_text(self, job: Job) -> str:
+        """Where the job stands, in its requester's language."""
+        if job.state is JobState.RUNNING:
+            if not job.total_steps:
+                return t("starting", job.locale)
+            bar = progress_bar(job.step, job.total_steps)
+            return t("running", job.locale, step=job.step, total=job.total_steps, bar=bar)
+        ahead = await self._store.position(job.id)
+        return t("queued_next", job.locale) if ahead <= 0 else t("queued", job.locale, ahead=ahead)
+
     @contextlib.contextmanager
     def announcing(self, job_id: str) -> Iterator[None]:
         """Marks a job whose command is still putting up its status message."""
@@ -121,14 +132,14 @@ class Deliverer:
         """The command that queued this job stopped (the bot was stopped or crashed) before
         it noted its status message: take over the deferred response while its token
         lives, else post a new message with the bot token."""
-        content = await status_text(self._store, job)
+        content, view = await self.status_text(job), status_view(job)
         if time.time() < delivery.token_expires:
             webhook = self._webhook(delivery)
             # "@original" is the route's name for the response message; the id is unknown.
-            message = await webhook.edit_message("@original", content=content)  # type: ignore[call-overload]
+            message = await webhook.edit_message("@original", content=content, view=view)  # type: ignore[call-overload]
         else:
             channel = self._client.get_partial_messageable(delivery.channel_id)
-            message = await channel.send(content)
+            message = await channel.send(content, view=view)
         await self._ledger.set_status_message(job.id, message.id)
         self._last_edit[job.id] = time.monotonic()
         return dataclasses.replace(delivery, status_message_id=message.id)
@@ -145,14 +156,15 @@ class Deliverer:
             return
         self._dirty.discard(job.id)
         self._last_edit[job.id] = time.monotonic()
-        await self._edit(delivery, content=await status_text(self._store, job))
+        await self._edit(delivery, content=await self.status_text(job), view=status_view(job))
 
     async def _finish(self, delivery: Delivery, job: Job) -> None:
         if job.state is JobState.DONE:
             await self._deliver_result(delivery, job)
         else:
             key = "canceled" if job.state is JobState.CANCELED else "failed"
-            await self._edit(delivery, content=t(key, job.locale, error=job.error or "?"))
+            text = t(key, job.locale, error=job.error or "?")
+            await self._edit(delivery, content=text, view=None)
         usage = job if job.state is JobState.DONE else None
         await self._ledger.mark_delivered(job.id, time.time(), usage=usage)
         metrics.DELIVERIES.labels(job.state.value).inc()
@@ -172,6 +184,7 @@ class Deliverer:
                     delivery,
                     content=f"<@{job.user_id}>",
                     embed=result_embed(job, name),
+                    view=result_view(job),
                     attachments=[discord.File(io.BytesIO(data), filename=name)],
                 )
                 return
@@ -200,21 +213,6 @@ class Deliverer:
                 )
         channel = self._client.get_partial_messageable(delivery.channel_id)
         await channel.get_partial_message(delivery.status_message_id).edit(**fields)
-
-
-async def status_text(store: JobStore, job: Job) -> str:
-    if job.state is JobState.RUNNING:
-        if not job.total_steps:
-            return t("starting", job.locale)
-        return t(
-            "running",
-            job.locale,
-            step=job.step,
-            total=job.total_steps,
-            bar=progress_bar(job.step, job.total_steps),
-        )
-    ahead = await store.position(job.id)
-    return t("queued_next", job.locale) if ahead <= 0 else t("queued", job.locale, ahead=ahead)
 
 
 def progress_bar(step: int, total: int, width: int = 12) -> str:

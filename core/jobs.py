@@ -52,6 +52,7 @@ class JobParams:
     width: int = 512
     height: int = 512
     sampler: str = "ddim"
+    strength: float | None = None  # img2img: how much of the source image to redraw
 
     @property
     def size(self) -> str:
@@ -70,6 +71,8 @@ class JobParams:
             raise InvalidRequest("bad_size", size=self.size, offered=size_list(sizes))
         if self.sampler not in SAMPLERS:
             raise InvalidRequest("bad_sampler", sampler=self.sampler)
+        if self.strength is not None and not (_is_number(self.strength) and 0 < self.strength <= 1):
+            raise InvalidRequest("bad_range", name="strength", low=0.05, high=1.0)
 
 
 def size_list(sizes: tuple[tuple[int, int], ...]) -> str:
@@ -108,6 +111,7 @@ class NewJob:
     params: JobParams
     locale: str = "en-US"
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    source_png: bytes | None = None  # the image an img2img job starts from
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import threading
 import time
@@ -14,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 from core.images import encode_pngs
 from core.jobs import Job, JobResult
@@ -84,7 +86,7 @@ class Worker:
 
     async def run_batch(self, jobs: list[Job], stop: asyncio.Event) -> None:
         progress = _Progress(stop)
-        requests = [to_request(job) for job in jobs]
+        requests = [await self._request(job) for job in jobs]
         started = time.monotonic()
         generation = asyncio.create_task(
             asyncio.to_thread(self._engine.generate, requests, progress)
@@ -169,13 +171,21 @@ class Worker:
         for job in jobs:
             await self._store.fail(job.id, self.worker_id, error, retry=retry)
 
+    async def _request(self, job: Job) -> GenerationRequest:
+        if job.params.strength is None:
+            return to_request(job)
+        png = await self._store.source(job.id)
+        if png is None:
+            raise RuntimeError(f"img2img job {job.id} has no source image")
+        return to_request(job, await asyncio.to_thread(decode_source, png))
+
     def _beat(self) -> None:
         if self._heartbeat_file is not None:
             self._heartbeat_file.parent.mkdir(parents=True, exist_ok=True)
             self._heartbeat_file.touch()
 
 
-def to_request(job: Job) -> GenerationRequest:
+def to_request(job: Job, source: npt.NDArray[np.uint8] | None = None) -> GenerationRequest:
     p = job.params
     return GenerationRequest(
         p.prompt,
@@ -187,7 +197,14 @@ def to_request(job: Job) -> GenerationRequest:
         p.width,
         p.height,
         p.sampler,
+        init_image=source,
+        strength=1.0 if p.strength is None else p.strength,
     )
+
+
+def decode_source(png: bytes) -> npt.NDArray[np.uint8]:
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -4,16 +4,13 @@
 
 import logging
 import secrets
-import time
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.client import ImagineBot
-from bot.delivery import status_text
 from bot.i18n import t
-from bot.ledger import Delivery
 from core.clip_tokens import CONTEXT_LENGTH
 from core.jobs import (
     DEFAULT_GUIDANCE,
@@ -21,14 +18,10 @@ from core.jobs import (
     MAX_SEED,
     InvalidRequest,
     JobParams,
-    NewJob,
     size_list,
 )
 
 log = logging.getLogger(__name__)
-
-TOKEN_LIFETIME = 15 * 60.0
-TOKEN_MARGIN = 60.0  # stop using the interaction token a minute early: edits take time
 
 
 class Imagine(commands.Cog):
@@ -66,7 +59,7 @@ class Imagine(commands.Cog):
             )
             return
         await interaction.response.defer(thinking=True)
-        await self._enqueue(interaction, params, locale)
+        await self.bot.submit(interaction, params)
 
     @imagine.autocomplete("size")
     async def _sizes(
@@ -104,46 +97,6 @@ class Imagine(commands.Cog):
             if tokens > CONTEXT_LENGTH:
                 raise InvalidRequest("too_many_tokens", tokens=tokens, limit=CONTEXT_LENGTH)
         return params
-
-    async def _enqueue(
-        self, interaction: discord.Interaction, params: JobParams, locale: str
-    ) -> None:
-        assert interaction.guild_id is not None
-        assert interaction.channel_id is not None
-        job_id = str(interaction.id)
-        created = interaction.created_at.timestamp()
-        delivery = Delivery(
-            job_id=job_id,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            user_id=interaction.user.id,
-            locale=locale,
-            application_id=interaction.application_id,
-            interaction_token=interaction.token,
-            token_expires=created + TOKEN_LIFETIME - TOKEN_MARGIN,
-            attachment_limit=interaction.filesize_limit,
-            status_message_id=None,
-            delivered_at=None,
-            created_at=time.time(),
-        )
-        new_job = NewJob(
-            id=job_id,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            user_id=interaction.user.id,
-            params=params,
-            locale=locale,
-        )
-        # The delivery is noted before the job exists, so no job can finish unseen; if the
-        # bot stops before the status message is noted, the deliverer takes over.
-        with self.bot.deliverer.announcing(job_id):
-            await self.bot.ledger.add(delivery)
-            job = await self.bot.store.enqueue(new_job)
-            message = await interaction.edit_original_response(
-                content=await status_text(self.bot.store, job)
-            )
-            await self.bot.ledger.set_status_message(job_id, message.id)
-        await self.bot.deliverer.sync(job_id)  # it may have finished meanwhile
 
 
 def _parse_size(size: object, sizes: tuple[tuple[int, int], ...]) -> tuple[int, int]:

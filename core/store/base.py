@@ -70,6 +70,10 @@ class JobStore(Protocol):
 
     async def result(self, job_id: str) -> JobResult | None: ...
 
+    async def source(self, job_id: str) -> bytes | None:
+        """The image an img2img job starts from (PNG), if it has one."""
+        ...
+
     async def position(self, job_id: str) -> int:
         """How many queued jobs run before this one (0: next); -1 if it is not queued."""
         ...

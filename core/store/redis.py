@@ -17,6 +17,7 @@ the lease set says when a holder is late.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, cast
@@ -24,18 +25,22 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.jobs import EventKind, Job, JobEvent, JobParams, JobResult, JobState, NewJob
 from core.store import redis_lua as lua
 from core.store.base import DEFAULT_LEASE_SECONDS, Clock, Lease
 from core.store.sqlite import GAVE_UP, batch_key
 
+log = logging.getLogger(__name__)
+
 Entry = tuple[bytes, dict[bytes, bytes]]  # a stream entry: its id and its fields
 
 DEFAULT_PREFIX = "imagine:"
 JOB_TTL_SECONDS = 7 * 86_400  # a finished job's record: the bot needs it until delivery
-RESULT_TTL_SECONDS = 86_400  # the PNGs: large, and Redis holds them in memory
+PNG_TTL_SECONDS = 86_400  # results and img2img sources: large, and held in memory
 EVENT_RETENTION = 86_400.0  # as on SQLite: a bot down longer catches up by sweep
 SOCKET_TIMEOUT = 10.0  # a silent connection (a host gone) is given up after this
 MAX_WAIT = SOCKET_TIMEOUT / 2  # `events(wait=...)` blocks at most this long per call
@@ -89,8 +94,8 @@ class RedisJobStore:
     async def _run(self, name: str, *args: str | bytes) -> Any:
         """Runs one script with the arguments every script starts with."""
         now = "" if self._clock is None else repr(self._clock())
-        ttl, retention = str(JOB_TTL_SECONDS), repr(EVENT_RETENTION)
-        return await self._scripts[name](args=[self._prefix, now, ttl, retention, *args])
+        ttls = (str(JOB_TTL_SECONDS), str(PNG_TTL_SECONDS), repr(EVENT_RETENTION))
+        return await self._scripts[name](args=[self._prefix, now, *ttls, *args])
 
     async def enqueue(self, job: NewJob) -> Job:
         fields = {
@@ -103,8 +108,9 @@ class RedisJobStore:
             "max_attempts": job.max_attempts,
         }
         pairs = [str(part) for item in fields.items() for part in item]
-        key, images = batch_key(job.params), str(job.params.count)
-        return _to_job(await self._run("enqueue", job.id, key, images, *pairs))
+        key, images, source = batch_key(job.params), str(job.params.count), job.source_png
+        record = await self._run("enqueue", job.id, key, images, source or b"", *pairs)
+        return _to_job(record)
 
     async def claim(
         self,
@@ -126,8 +132,8 @@ class RedisJobStore:
 
     async def complete(self, job_id: str, worker_id: str, result: JobResult) -> bool:
         pngs = (result.grid_png, *result.image_pngs)
-        seconds, ttl = repr(result.gpu_seconds), str(RESULT_TTL_SECONDS)
-        return bool(await self._run("complete", job_id, worker_id, seconds, ttl, *pngs))
+        seconds = repr(result.gpu_seconds)
+        return bool(await self._run("complete", job_id, worker_id, seconds, *pngs))
 
     async def fail(self, job_id: str, worker_id: str, error: str, *, retry: bool) -> bool:
         return bool(await self._run("fail", job_id, worker_id, error, "1" if retry else "0"))
@@ -152,6 +158,9 @@ class RedisJobStore:
             return None
         return JobResult(pngs[0], tuple(pngs[1:]), float(seconds))
 
+    async def source(self, job_id: str) -> bytes | None:
+        return cast(bytes | None, await self._client.get(f"{self._prefix}source:{job_id}"))
+
     async def position(self, job_id: str) -> int:
         return int(await self._run("position", job_id))
 
@@ -171,6 +180,15 @@ class RedisJobStore:
         return _seq(newest[0][0]) if newest else 0
 
     async def events(self, after: int, *, limit: int = 500, wait: float = 0.0) -> list[JobEvent]:
+        try:
+            return await self._events(after, limit, wait)
+        except (RedisConnectionError, RedisTimeoutError):
+            # The reader (the bot's delivery loop) lives on and reads on from its cursor
+            # once Redis is back, instead of dying with the outage.
+            log.warning("Redis is unreachable; job events resume when it is back")
+            return []
+
+    async def _events(self, after: int, limit: int, wait: float) -> list[JobEvent]:
         stream, start = self._prefix + "events", f"0-{after}"
         entries: list[Entry]
         if wait <= 0:

@@ -1,10 +1,10 @@
 """The Redis job store's Lua scripts: each store operation is one script, so it runs as
 one atomic step on the server and two claimers can never take the same job.
 
-Every script gets the same first four arguments (prefix, the injected clock's "now" or
-"" for the server's time, the TTL of a finished job's record, how long events are kept),
-then its own. Times are floats written in full (Python's `repr`, Lua's `%.17g`), never
-with Lua's `tostring`, which would round them to 14 digits.
+Every script gets the same first five arguments (prefix, the injected clock's "now" or
+"" for the server's time, the TTLs of a finished job's record and of its PNGs, how long
+events are kept), then its own (`A`). Times are floats written in full (Python's
+`repr`, Lua's `%.17g`), never with Lua's `tostring`, which would round them to 14 digits.
 
 Keys, under the prefix:
 - `jobs`: a stream with one entry per unfinished job and the consumer group `workers`.
@@ -12,7 +12,8 @@ Keys, under the prefix:
   `w:<worker id>` while it runs, `queued` while it waits for another attempt; its delivery
   count is the job's attempt counter. A finished job's entry is acknowledged and deleted.
 - `job:<id>`: a hash with the job's fields; it expires `job_ttl` after the job finishes.
-- `result:<id>`: a list of PNGs (grid first), expiring on its own TTL.
+- `result:<id>`: a list of PNGs (grid first); `source:<id>`: an img2img job's starting
+  image. Both expire `png_ttl` after the job finishes.
 - `queue` and `queue:<batch key>`: sorted sets of the queued jobs, scored by the time
   they were queued; members are `<12-digit enqueue number>:<id>`, so jobs queued at the
   same instant keep their enqueue order.
@@ -22,7 +23,8 @@ Keys, under the prefix:
 """
 
 PRELUDE = r"""
-local P, NOW, JOB_TTL, RETENTION = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local P, NOW, JOB_TTL, PNG_TTL, RETENTION = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local A = {unpack(ARGV, 6)}  -- the script's own arguments
 if NOW == '' then  -- no injected clock: the server's, the one clock every host shares
   local time = redis.call('TIME')
   NOW = time[1] .. '.' .. string.format('%06d', tonumber(time[2]))
@@ -119,6 +121,8 @@ local function finish(id, state, err)
   redis.call('XDEL', JOBS, entry)
   if consumer then forget_if_idle(consumer) end
   redis.call('EXPIRE', k, JOB_TTL)
+  redis.call('EXPIRE', P .. 'result:' .. id, PNG_TTL)
+  redis.call('EXPIRE', P .. 'source:' .. id, PNG_TTL)
   redis.call('HINCRBY', P .. 'finished', state, 1)
   event(id, state)
 end
@@ -140,12 +144,13 @@ end
 """
 
 ENQUEUE = r"""
-local id, key, images = ARGV[5], ARGV[6], ARGV[7]
+local id, key, images, source = A[1], A[2], A[3], A[4]
 local k = jkey(id)
 if redis.call('EXISTS', k) == 0 then
+  if source ~= '' then redis.call('SET', P .. 'source:' .. id, source) end
   local member = string.format('%012d:%s', redis.call('INCR', P .. 'enqueued'), id)
   local entry = redis.call('XADD', JOBS, '*', 'job', id)
-  redis.call('HSET', k, unpack(ARGV, 8))
+  redis.call('HSET', k, unpack(A, 5))
   redis.call('HSET', k, 'state', 'queued', 'created_at', NOW, 'queued_at', NOW,
     'member', member, 'entry', entry, 'batch_key', key, 'images', images,
     'step', '0', 'total_steps', '0', 'gpu_seconds', '0', 'cancel_requested', '0')
@@ -156,8 +161,7 @@ return job(id)
 """
 
 CLAIM = r"""
-local worker, max_images, gave_up = ARGV[5], tonumber(ARGV[6]), ARGV[8]
-local lease_expires = later(ARGV[7])
+local worker, max_images, lease_expires, gave_up = A[1], tonumber(A[2]), later(A[3]), A[4]
 
 -- Leases that ran out: the job is canceled if that was asked,
 -- failed once its attempts are used up, else queued again at the back.
@@ -208,7 +212,7 @@ return claimed
 """
 
 HEARTBEAT = r"""
-local id, worker, step, total, lease_expires = ARGV[5], ARGV[6], ARGV[7], ARGV[8], later(ARGV[9])
+local id, worker, step, total, lease_expires = A[1], A[2], A[3], A[4], later(A[5])
 if not owned(id, worker) then return 'lost' end
 local k = jkey(id)
 redis.call('ZADD', LEASES, lease_expires, id)
@@ -223,19 +227,18 @@ return 'held'
 """
 
 COMPLETE = r"""
-local id, worker, gpu_seconds, result_ttl = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local id, worker, gpu_seconds = A[1], A[2], A[3]
 if not owned(id, worker) then return 0 end
 local rk = P .. 'result:' .. id
 redis.call('DEL', rk)
-redis.call('RPUSH', rk, unpack(ARGV, 9))
-redis.call('EXPIRE', rk, result_ttl)
+redis.call('RPUSH', rk, unpack(A, 4))
 redis.call('HSET', jkey(id), 'gpu_seconds', gpu_seconds)
 finish(id, 'done', false)
 return 1
 """
 
 FAIL = r"""
-local id, worker, err, retry = ARGV[5], ARGV[6], ARGV[7], ARGV[8] == '1'
+local id, worker, err, retry = A[1], A[2], A[3], A[4] == '1'
 local entry = owned(id, worker)
 if not entry then return 0 end
 local max_attempts, cancel =
@@ -252,7 +255,7 @@ return 1
 """
 
 RELEASE = r"""
-local id, worker = ARGV[5], ARGV[6]
+local id, worker = A[1], A[2]
 local entry = owned(id, worker)
 if not entry then return 0 end
 local _, attempts = pending(entry)
@@ -261,7 +264,7 @@ return 1
 """
 
 CANCEL = r"""
-local id = ARGV[5]
+local id = A[1]
 local state = redis.call('HGET', jkey(id), 'state')
 if state == 'queued' then
   finish(id, 'canceled', false)
@@ -272,11 +275,11 @@ return job(id)
 """
 
 GET = r"""
-return job(ARGV[5])
+return job(A[1])
 """
 
 POSITION = r"""
-local member = redis.call('HGET', jkey(ARGV[5]), 'member')
+local member = redis.call('HGET', jkey(A[1]), 'member')
 if not member then return -1 end
 return redis.call('ZRANK', QUEUE, member) or -1
 """

@@ -28,7 +28,8 @@ GAVE_UP = "The worker stopped while making this job too many times, so it was gi
 
 
 def batch_key(params: JobParams) -> str:
-    """Jobs with the same key can share one batch on the GPU."""
+    """Jobs with the same key can share one batch on the GPU (img2img rows included: each
+    row starts from its own noise level)."""
     return f"{params.width}x{params.height}:{params.steps}:{params.sampler}"
 
 
@@ -99,6 +100,10 @@ class SqliteJobStore:
                 ),
             )
             if cursor.rowcount:
+                if job.source_png is not None:
+                    await db.execute(
+                        "INSERT INTO sources (job_id, png) VALUES (?, ?)", (job.id, job.source_png)
+                    )
                 await _event(db, job.id, EventKind.QUEUED, now)
             stored = await _job(db, job.id)
         assert stored is not None  # inserted or already there, inside this transaction
@@ -229,6 +234,10 @@ class SqliteJobStore:
             return None
         pngs = [bytes(row["png"]) for row in rows]
         return JobResult(pngs[0], tuple(pngs[1:]), job.gpu_seconds)
+
+    async def source(self, job_id: str) -> bytes | None:
+        row = await _one(self._db, "SELECT png FROM sources WHERE job_id = ?", (job_id,))
+        return None if row is None else bytes(row["png"])
 
     async def position(self, job_id: str) -> int:
         row = await _one(

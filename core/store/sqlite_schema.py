@@ -34,6 +34,10 @@ MIGRATIONS: tuple[str, ...] = (
         png BLOB NOT NULL,
         PRIMARY KEY (job_id, idx)
     );
+    CREATE TABLE sources (
+        job_id TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+        png BLOB NOT NULL
+    );
     CREATE TABLE events (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         job_id TEXT NOT NULL,

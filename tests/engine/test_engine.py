@@ -92,3 +92,18 @@ def test_requests_that_cannot_share_a_call_are_refused(engine: KerasEngine) -> N
         engine.generate([request(width=256)])
     with pytest.raises(ValueError, match="count must be between 1 and 4"):
         engine.generate([request(count=5)])
+
+
+def test_several_steps_per_call_give_the_same_images(engine: KerasEngine) -> None:
+    job = request(steps=3, sampler="dpmpp_2m", seed=17)
+    one_per_call = engine.generate([job])[0]
+    progress = ProgressLog()
+    engine.steps_per_call = 2
+    try:
+        calls_before = engine.host_calls
+        two_per_call = engine.generate([job], progress)[0]
+        assert engine.host_calls - calls_before == 2
+    finally:
+        engine.steps_per_call = 1
+    assert progress.reports == [(0, 3), (2, 3), (3, 3)]
+    assert max_diff(one_per_call, two_per_call) <= 1

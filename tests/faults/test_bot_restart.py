@@ -74,3 +74,18 @@ async def test_a_bot_stopped_before_noting_its_status_message_still_delivers(
         stuck.set()
     assert sum(1 for v in final.versions if v.get("attachments")) == 1
     assert len(fake.messages()) == 1
+
+
+async def test_buttons_on_messages_from_before_a_restart_still_work(
+    fake_discord: FakeDiscord, tmp_path: Path, job_store: SqliteJobStore
+) -> None:
+    fake = fake_discord
+    async with running_worker(job_store, StepEngine()):
+        async with running_bot(fake, tmp_path):
+            interaction = await fake.slash("imagine", {"prompt": "an old photo", "count": 2})
+            old = await interaction.wait_original(lambda m: bool(m.attachments), 30)
+        async with running_bot(fake, tmp_path):
+            full = await fake.click(old, f"img:full:{interaction.id}:0")
+            assert (await full.wait_callback()).files
+            reroll = await fake.click(old, f"img:reroll:{interaction.id}")
+            await reroll.wait_original(lambda m: bool(m.attachments), 30)

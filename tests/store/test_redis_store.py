@@ -2,6 +2,8 @@
 leases and counts the attempts, finished jobs leave the stream and expire, events
 survive a reconnecting reader and are pruned by age."""
 
+import dataclasses
+import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,6 +11,8 @@ from typing import cast
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import AuthenticationError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core.jobs import EventKind, JobResult, JobState
 from core.settings import WorkerSettings
@@ -16,12 +20,12 @@ from core.store import open_store
 from core.store.redis import (
     EVENT_RETENTION,
     JOB_TTL_SECONDS,
-    RESULT_TTL_SECONDS,
+    PNG_TTL_SECONDS,
     RedisJobStore,
 )
 from tests.support.clock import FakeClock
 from tests.support.jobs import new_job
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import RedisServer, make_certificates
 
 RESULT = JobResult(b"grid", (b"one", b"two"), 2.0)
 
@@ -80,15 +84,17 @@ async def test_a_job_waiting_for_another_attempt_keeps_its_count(
 async def test_a_finished_job_leaves_the_stream_and_expires(
     store: RedisJobStore, raw: Redis, redis_prefix: str
 ) -> None:
-    job = new_job()
+    job = dataclasses.replace(new_job(), source_png=b"source")
     await store.enqueue(job)
-    assert await raw.ttl(f"{redis_prefix}job:{job.id}") == -1  # lives while unfinished
+    for key in ("job", "source"):  # they live while the job is unfinished
+        assert await raw.ttl(f"{redis_prefix}{key}:{job.id}") == -1
     await store.claim("w")
     assert await store.complete(job.id, "w", RESULT)
     assert await raw.xlen(f"{redis_prefix}jobs") == 0
     assert await pending(raw, redis_prefix) == []
     assert 0 < await raw.ttl(f"{redis_prefix}job:{job.id}") <= JOB_TTL_SECONDS
-    assert 0 < await raw.ttl(f"{redis_prefix}result:{job.id}") <= RESULT_TTL_SECONDS
+    for key in ("result", "source"):
+        assert 0 < await raw.ttl(f"{redis_prefix}{key}:{job.id}") <= PNG_TTL_SECONDS
     done = await store.get(job.id)
     assert done is not None
     assert (done.state, done.attempts, done.gpu_seconds) == (JobState.DONE, 1, 2.0)
@@ -172,3 +178,19 @@ async def test_open_store_opens_redis_urls_on_the_servers_time(tmp_path: Path) -
     # The server runs on this machine, so its clock is this one.
     times = (claimed.created_at, claimed.started_at, claimed.lease_expires)
     assert times == pytest.approx((before, before, before + 30), abs=1)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")
+async def test_tls_with_a_password(tmp_path: Path) -> None:
+    tls = make_certificates(tmp_path / "tls")
+    with RedisServer(tmp_path / "redis", password="s3cret", tls=tls) as server:
+        opened = await open_store(server.url)
+        job = await opened.enqueue(new_job())
+        assert [claimed.id for claimed in await opened.claim("w")] == [job.id]
+        await opened.close()
+        plain = server.url.replace("rediss://", "redis://").split("?")[0]
+        for refused in (server.url.replace("s3cret", "wrong"), plain):
+            client = Redis.from_url(refused)  # no retries: refused at once
+            with pytest.raises((AuthenticationError, RedisConnectionError)):
+                await client.ping()
+            await client.aclose()

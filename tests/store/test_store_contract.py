@@ -1,6 +1,7 @@
 """The job store's promises. Every backend runs this whole file (see conftest `connect`)."""
 
 import asyncio
+import dataclasses
 
 from core.jobs import EventKind, JobResult, JobState
 from core.store import JobStore, Lease
@@ -261,3 +262,12 @@ async def test_reads_on_a_connection_never_break_its_writes(connect: Connect) ->
     finally:
         stop.set()
         await asyncio.gather(*tasks)
+
+
+async def test_an_img2img_job_keeps_its_source_image(store: JobStore) -> None:
+    plain = new_job()
+    job = dataclasses.replace(new_job(), source_png=b"\x89PNG source")
+    await store.enqueue(plain)
+    await store.enqueue(job)
+    assert await store.source(job.id) == b"\x89PNG source"
+    assert await store.source(plain.id) is None

@@ -39,19 +39,37 @@ class RedisServer:
     client can reconnect to the same URL. AOF on: `appendfsync always` survives even
     SIGKILL without losing a write."""
 
-    def __init__(self, directory: Path, *, appendfsync: str = "always") -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        appendfsync: str = "always",
+        password: str | None = None,
+        tls: Path | None = None,
+    ) -> None:
+        """`tls`: a folder from `make_certificates`; the server then speaks only TLS."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
         self._command = [
             binary,
             *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory)),
             *("--appendonly", "yes", "--appendfsync", appendfsync, "--save", ""),
             *("--logfile", str(directory / "redis.log")),
+            *(("--requirepass", password) if password else ()),
         ]
+        if tls is not None:
+            self.url = f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={tls / 'ca.crt'}"
+            self._command += [
+                *("--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"),
+                *("--tls-cert-file", str(tls / "server.crt")),
+                *("--tls-key-file", str(tls / "server.key")),
+                *("--tls-ca-cert-file", str(tls / "ca.crt")),
+            ]
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, seconds: float = 10.0) -> None:
@@ -80,3 +98,20 @@ class RedisServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop(signal.SIGKILL)
+
+
+def make_certificates(folder: Path) -> Path:
+    """A throwaway CA and a server certificate for 127.0.0.1, made with `openssl`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    for command in (
+        ["req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=test CA"],
+        ["req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
+        [
+            *("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key"),
+            *("-CAcreateserial", "-out", "server.crt", "-days", "1", "-extfile", "san.ext"),
+        ],
+    ):
+        subprocess.run(["openssl", *command], cwd=folder, check=True, capture_output=True)
+    return folder

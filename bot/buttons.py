@@ -1,0 +1,145 @@
+"""The buttons under a job's message. Their custom ids carry the job id, and they are
+registered as dynamic items, so buttons on messages from before a restart still work.
+
+A button that makes pictures (reroll, variation) queues a new job for the member who
+clicked it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import re
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.errors import reply
+from bot.i18n import t
+from core.images import fit_to_limit
+from core.jobs import MAX_SEED, Job, JobParams
+
+if TYPE_CHECKING:
+    from bot.client import ImagineBot
+
+log = logging.getLogger(__name__)
+
+VARIATION_STRENGTH = 0.6  # enough to change the picture, little enough to keep its layout
+ACTIONS = ("full", "vary", "reroll", "delete", "cancel")
+_TEMPLATE = re.compile(r"img:(?P<action>[a-z]+):(?P<job>\d{1,25})(?::(?P<index>[0-3]))?")
+
+
+class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_TEMPLATE):
+    def __init__(self, action: str, job_id: str, index: int | None = None, **style: Any) -> None:
+        custom_id = f"img:{action}:{job_id}" + ("" if index is None else f":{index}")
+        super().__init__(discord.ui.Button(custom_id=custom_id, **style))
+        self.action, self.job_id, self.index = action, job_id, index
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> JobButton:
+        index = match["index"]
+        return cls(match["action"], match["job"], None if index is None else int(index))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: ImagineBot = interaction.client  # type: ignore[assignment]
+        job = await bot.store.get(self.job_id)
+        if job is None or self.action not in ACTIONS:
+            await reply(interaction, t("job_gone", str(interaction.locale)))
+            return
+        handler = _HANDLERS[self.action]
+        await handler(bot, interaction, job, self.index or 0)
+
+
+def status_view(job: Job) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    label = t("button_cancel", job.locale)
+    view.add_item(JobButton("cancel", job.id, label=label, style=discord.ButtonStyle.danger))
+    return view
+
+
+def result_view(job: Job) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for i in range(job.params.count):
+        view.add_item(JobButton("full", job.id, i, label=str(i + 1), row=0))
+    for i in range(job.params.count):
+        view.add_item(JobButton("vary", job.id, i, label=f"V{i + 1}", row=1))
+    view.add_item(JobButton("reroll", job.id, label="🎲", row=2))
+    view.add_item(JobButton("delete", job.id, label="🗑", row=2, style=discord.ButtonStyle.danger))
+    return view
+
+
+def may_manage(interaction: discord.Interaction, job: Job) -> bool:
+    """The requester, or someone allowed to manage messages in this channel."""
+    return interaction.user.id == job.user_id or interaction.permissions.manage_messages
+
+
+async def _full_size(
+    bot: ImagineBot, interaction: discord.Interaction, job: Job, index: int
+) -> None:
+    result = await bot.store.result(job.id)
+    if result is None or index >= len(result.image_pngs):
+        await reply(interaction, t("job_gone", str(interaction.locale)))
+        return
+    data, ext = fit_to_limit(result.image_pngs[index], interaction.filesize_limit)
+    name = f"imagine-{job.id}-{index + 1}.{ext}"
+    await interaction.response.send_message(
+        file=discord.File(io.BytesIO(data), filename=name), ephemeral=True
+    )
+
+
+async def _vary(bot: ImagineBot, interaction: discord.Interaction, job: Job, index: int) -> None:
+    result = await bot.store.result(job.id)
+    if result is None or index >= len(result.image_pngs):
+        await reply(interaction, t("job_gone", str(interaction.locale)))
+        return
+    params = dataclasses.replace(job.params, count=1, seed=_new_seed(), strength=VARIATION_STRENGTH)
+    await _queue(bot, interaction, params, result.image_pngs[index])
+
+
+async def _reroll(bot: ImagineBot, interaction: discord.Interaction, job: Job, _: int) -> None:
+    await _queue(bot, interaction, dataclasses.replace(job.params, seed=_new_seed()), None)
+
+
+async def _queue(
+    bot: ImagineBot,
+    interaction: discord.Interaction,
+    params: JobParams,
+    source_png: bytes | None,
+) -> None:
+    await interaction.response.defer(thinking=True)
+    await bot.submit(interaction, params, source_png=source_png)
+
+
+async def _delete(bot: ImagineBot, interaction: discord.Interaction, job: Job, _: int) -> None:
+    if not may_manage(interaction, job):
+        await reply(interaction, t("not_yours", str(interaction.locale)))
+        return
+    await interaction.response.defer()
+    await interaction.delete_original_response()  # the message this button is on
+    log.info("Job %s's message deleted by %s", job.id, interaction.user.id)
+
+
+async def _cancel(bot: ImagineBot, interaction: discord.Interaction, job: Job, _: int) -> None:
+    if not may_manage(interaction, job):
+        await reply(interaction, t("not_yours", str(interaction.locale)))
+        return
+    await interaction.response.defer()  # the status message itself shows the outcome
+    await bot.store.cancel(job.id)
+    await bot.deliverer.sync(job.id)
+
+
+def _new_seed() -> int:
+    return secrets.randbelow(MAX_SEED + 1)
+
+
+_HANDLERS = {
+    "full": _full_size,
+    "vary": _vary,
+    "reroll": _reroll,
+    "delete": _delete,
+    "cancel": _cancel,
+}

@@ -1,0 +1,73 @@
+"""Putting a job in the queue for an interaction: the slash command and the buttons that
+make new jobs (reroll, variations) share this path."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.buttons import status_view
+from bot.ledger import Delivery
+from core.jobs import Job, JobParams, NewJob
+
+if TYPE_CHECKING:
+    from bot.client import ImagineBot
+
+TOKEN_LIFETIME = 15 * 60.0
+TOKEN_MARGIN = 60.0  # stop using the interaction token a minute early: edits take time
+
+
+async def submit(
+    bot: ImagineBot,
+    interaction: discord.Interaction,
+    params: JobParams,
+    *,
+    source_png: bytes | None = None,
+) -> Job:
+    """Queues a job for an interaction already deferred, and shows its status there."""
+    assert interaction.guild_id is not None
+    assert interaction.channel_id is not None
+    job_id = str(interaction.id)
+    locale = str(interaction.locale)
+    new_job = NewJob(
+        id=job_id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        user_id=interaction.user.id,
+        params=params,
+        locale=locale,
+        source_png=source_png,
+    )
+    # The delivery is noted before the job exists, so no job can finish unseen; if the
+    # bot stops before the status message is noted, the deliverer takes over.
+    with bot.deliverer.announcing(job_id):
+        await bot.ledger.add(_delivery(interaction, job_id, locale))
+        job = await bot.store.enqueue(new_job)
+        message = await interaction.edit_original_response(
+            content=await bot.deliverer.status_text(job), view=status_view(job)
+        )
+        await bot.ledger.set_status_message(job_id, message.id)
+    await bot.deliverer.sync(job_id)  # it may have finished meanwhile
+    return job
+
+
+def _delivery(interaction: discord.Interaction, job_id: str, locale: str) -> Delivery:
+    assert interaction.guild_id is not None
+    assert interaction.channel_id is not None
+    created = interaction.created_at.timestamp()
+    return Delivery(
+        job_id=job_id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        user_id=interaction.user.id,
+        locale=locale,
+        application_id=interaction.application_id,
+        interaction_token=interaction.token,
+        token_expires=created + TOKEN_LIFETIME - TOKEN_MARGIN,
+        attachment_limit=interaction.filesize_limit,
+        status_message_id=None,
+        delivered_at=None,
+        created_at=time.time(),
+    )
