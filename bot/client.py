@@ -14,6 +14,7 @@ from bot import queueing
 from bot.buttons import JobButton
 from bot.delivery import Deliverer
 from bot.errors import ImagineTree
+from bot.i18n import CommandTranslator
 from bot.ledger import Ledger
 from core.clip_tokens import ClipTokenCounter
 from core.jobs import Job, JobParams
@@ -55,6 +56,7 @@ class ImagineBot(commands.Bot):
         self.deliverer = Deliverer(
             self, self.store, self.ledger, retry_seconds=self.settings.retry_seconds
         )
+        await self.tree.set_translator(CommandTranslator())
         self.add_dynamic_items(JobButton)  # buttons work on messages from before a restart
         for extension in EXTENSIONS:
             await self.load_extension(extension)

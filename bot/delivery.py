@@ -21,7 +21,7 @@ import discord
 
 from bot import metrics
 from bot.buttons import result_view, status_view
-from bot.i18n import t
+from bot.i18n import failure_text, t
 from bot.ledger import Delivery, Ledger
 from core.images import fit_to_limit
 from core.jobs import Job, JobState
@@ -162,8 +162,10 @@ class Deliverer:
         if job.state is JobState.DONE:
             await self._deliver_result(delivery, job)
         else:
-            key = "canceled" if job.state is JobState.CANCELED else "failed"
-            text = t(key, job.locale, error=job.error or "?")
+            if job.state is JobState.CANCELED:
+                text = t("canceled", job.locale)
+            else:
+                text = failure_text(job.error, job.locale)
             await self._edit(delivery, content=text, view=None)
         usage = job if job.state is JobState.DONE else None
         await self._ledger.mark_delivered(job.id, time.time(), usage=usage)

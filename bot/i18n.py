@@ -1,6 +1,16 @@
-"""Every sentence the bot says, by key. English now; more languages plug in per locale."""
+"""Every sentence the bot says, by key, in English, Simplified Chinese and Korean; and the
+translator that gives Discord the commands' names and descriptions in those languages.
+
+English is the reference: tests/bot/test_i18n.py checks every other language has every
+key with the same placeholders.
+"""
 
 from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+from bot.locales import ko, zh_cn
 
 MESSAGES: dict[str, dict[str, str]] = {
     "en-US": {
@@ -19,8 +29,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "running": "Drawing: step {step} of {total} {bar}",
         "starting": "Drawing: starting…",
         "failed": "This job failed: {error}",
+        "failed_engine_failed": (
+            "This job failed: the image generator failed on it. Try again, or change the prompt."
+        ),
+        "failed_gave_up": (
+            "This job failed: its worker stopped too many times while making it. Try again."
+        ),
         "canceled": "This job was canceled.",
-        "done": "Done in {seconds:.1f} s.",
         "unexpected": "Something went wrong on our side (error id {error_id}). Please try again.",
         "unknown_command": "This command is not known here; it may have been removed.",
         "bad_options": "Some options of this command were not understood; please try again.",
@@ -36,8 +51,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "field_time": "Time",
         "field_negative": "Negative prompt",
     },
+    "zh-CN": zh_cn.MESSAGES,
+    "ko": ko.MESSAGES,
 }
 DEFAULT_LOCALE = "en-US"
+COMMANDS: dict[str, dict[str, str]] = {"zh-CN": zh_cn.COMMANDS, "ko": ko.COMMANDS}
 
 
 def t(key: str, locale: str = DEFAULT_LOCALE, **values: object) -> str:
@@ -45,3 +63,24 @@ def t(key: str, locale: str = DEFAULT_LOCALE, **values: object) -> str:
     table = MESSAGES.get(locale, MESSAGES[DEFAULT_LOCALE])
     template = table.get(key) or MESSAGES[DEFAULT_LOCALE][key]
     return template.format(**values)
+
+
+def failure_text(error: str | None, locale: str) -> str:
+    """Why a job failed: a known reason in the member's language, else the text as is."""
+    key = f"failed_{error}"
+    if key in MESSAGES[DEFAULT_LOCALE]:
+        return t(key, locale)
+    return t("failed", locale, error=error or "?")
+
+
+class CommandTranslator(app_commands.Translator):
+    """Gives Discord each command's name, description and options per language; the
+    member's own Discord language then picks what they see."""
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        return COMMANDS.get(locale.value, {}).get(string.message)

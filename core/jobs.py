@@ -17,6 +17,10 @@ DEFAULT_GUIDANCE = 7.5
 DEFAULT_MAX_ATTEMPTS = 3
 SAMPLERS = ("ddim", "dpmpp_2m")
 
+# Why a job failed, as message keys the bot says in its requester's language.
+GAVE_UP = "gave_up"  # its worker stopped too many times while making it
+ENGINE_FAILED = "engine_failed"  # the engine raised on it every attempt
+
 
 class JobState(StrEnum):
     QUEUED = "queued"

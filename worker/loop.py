@@ -18,7 +18,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from core.images import encode_pngs
-from core.jobs import Job, JobResult
+from core.jobs import ENGINE_FAILED, Job, JobResult
 from core.store import JobStore, Lease
 from worker import metrics
 from worker.engine.request import GenerationCanceled, GenerationRequest, ProgressFn
@@ -26,7 +26,6 @@ from worker.engine.request import GenerationCanceled, GenerationRequest, Progres
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 0.25
-ENGINE_FAILED = "The image generator failed on this job. Try again, or change the prompt."
 
 
 class EngineLike(Protocol):

@@ -29,10 +29,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from core.jobs import EventKind, Job, JobEvent, JobParams, JobResult, JobState, NewJob
+from core.jobs import GAVE_UP, EventKind, Job, JobEvent, JobParams, JobResult, JobState, NewJob
 from core.store import redis_lua as lua
 from core.store.base import DEFAULT_LEASE_SECONDS, Clock, Lease
-from core.store.sqlite import GAVE_UP, batch_key
+from core.store.sqlite import batch_key
 
 log = logging.getLogger(__name__)
 

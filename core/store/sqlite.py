@@ -17,14 +17,13 @@ from pathlib import Path
 
 import aiosqlite
 
-from core.jobs import EventKind, Job, JobEvent, JobParams, JobResult, JobState, NewJob
+from core.jobs import GAVE_UP, EventKind, Job, JobEvent, JobParams, JobResult, JobState, NewJob
 from core.store.base import DEFAULT_LEASE_SECONDS, Clock, Lease, wall_clock
 from core.store.sqlite_schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
 EVENT_POLL_SECONDS = 0.05
 EVENT_RETENTION_SECONDS = 86_400.0
-GAVE_UP = "The worker stopped while making this job too many times, so it was given up."
 
 
 def batch_key(params: JobParams) -> str:

@@ -3,9 +3,8 @@
 import asyncio
 import dataclasses
 
-from core.jobs import EventKind, JobResult, JobState
+from core.jobs import GAVE_UP, EventKind, JobResult, JobState
 from core.store import JobStore, Lease
-from core.store.sqlite import GAVE_UP
 from tests.store.conftest import Connect
 from tests.support.clock import FakeClock
 from tests.support.jobs import new_job

@@ -6,13 +6,13 @@ import io
 import pytest
 from PIL import Image
 
-from core.jobs import JobState
+from core.jobs import ENGINE_FAILED, JobState
 from core.store import JobStore
 from core.store.sqlite import SqliteJobStore
 from tests.support.engines import POISON, StepEngine
 from tests.support.jobs import new_job
 from tests.support.waiting import wait_finished
-from worker.loop import ENGINE_FAILED, Worker
+from worker.loop import Worker
 
 
 @pytest.fixture
