@@ -45,7 +45,6 @@ class ImagineBot(commands.Bot):
             **options,
         )
         self.settings = settings
-        self.default_sampler = "ddim"
         self._delivery_task: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:

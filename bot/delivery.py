@@ -24,7 +24,7 @@ from bot.buttons import result_view, status_view
 from bot.i18n import failure_text, t
 from bot.ledger import Delivery, Ledger
 from core.images import fit_to_limit
-from core.jobs import Job, JobState
+from core.jobs import SAMPLER_NAMES, Job, JobState
 from core.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,10 @@ def result_embed(job: Job, filename: str) -> discord.Embed:
             name=t("field_negative", locale), value=p.negative_prompt[:1000], inline=False
         )
     embed.add_field(name=t("field_seed", locale), value=str(p.seed))
-    embed.add_field(name=t("field_steps", locale), value=f"{p.steps} ({p.sampler})")
+    embed.add_field(
+        name=t("field_steps", locale),
+        value=f"{p.steps} ({SAMPLER_NAMES.get(p.sampler, p.sampler)})",
+    )
     embed.add_field(name=t("field_guidance", locale), value=f"{p.guidance:g}")
     embed.add_field(name=t("field_size", locale), value=p.size)
     embed.add_field(name=t("field_time", locale), value=f"{job.gpu_seconds:.1f} s")

@@ -15,7 +15,8 @@ MAX_SEED = 2**32 - 1
 DEFAULT_STEPS = 25
 DEFAULT_GUIDANCE = 7.5
 DEFAULT_MAX_ATTEMPTS = 3
-SAMPLERS = ("ddim", "dpmpp_2m")
+SAMPLER_NAMES = {"dpmpp_2m": "DPM-Solver++ 2M", "ddim": "DDIM"}  # the first is the default
+SAMPLERS = tuple(SAMPLER_NAMES)
 
 # Why a job failed, as message keys the bot says in its requester's language.
 GAVE_UP = "gave_up"  # its worker stopped too many times while making it

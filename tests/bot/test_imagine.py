@@ -26,7 +26,11 @@ async def test_imagine_delivers_a_grid_into_the_status_message(stack: Stack) -> 
     [embed] = final.embeds
     fields = {field["name"]: field["value"] for field in embed["fields"]}
     assert embed["description"] == "a red fox"
-    assert (fields["Seed"], fields["Size"], fields["Steps"]) == ("42", "128x128", "3 (ddim)")
+    assert (fields["Seed"], fields["Size"], fields["Steps"]) == (
+        "42",
+        "128x128",
+        "3 (DPM-Solver++ 2M)",
+    )
     contents = [version.get("content") for version in final.versions]
     assert any(c and c.startswith("Queued") for c in contents), contents
     assert interaction.followups == []  # one message, edited: never a second one
