@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import io
 import logging
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -117,7 +118,13 @@ class Deliverer:
             bar = progress_bar(job.step, job.total_steps)
             return t("running", job.locale, step=job.step, total=job.total_steps, bar=bar)
         ahead = await self._store.position(job.id)
-        return t("queued_next", job.locale) if ahead <= 0 else t("queued", job.locale, ahead=ahead)
+        where = t("queued_next", job.locale) if ahead <= 0 else t("queued", job.locale, ahead=ahead)
+        seconds = await seconds_left(self._store, job)
+        if seconds is None:
+            return where
+        if math.isinf(seconds):
+            return f"{where} {t('eta_no_worker', job.locale)}"
+        return f"{where} {t('eta', job.locale, eta=duration(seconds, job.locale))}"
 
     @contextlib.contextmanager
     def announcing(self, job_id: str) -> Iterator[None]:
@@ -215,6 +222,25 @@ class Deliverer:
                 )
         channel = self._client.get_partial_messageable(delivery.channel_id)
         await channel.get_partial_message(delivery.status_message_id).edit(**fields)
+
+
+async def seconds_left(store: JobStore, job: Job) -> float | None:
+    """When a queued job should be done: the work ahead of it and its own, at the speed
+    workers measured on recent jobs, shared among the workers online. None before any
+    job was measured; infinity while no worker is online."""
+    stats = await store.stats()
+    if stats.workers == 0:
+        return math.inf
+    if stats.seconds_per_step is None:
+        return None
+    work = await store.work_ahead(job.id) + job.params.count * job.params.steps
+    return work * stats.seconds_per_step / stats.workers
+
+
+def duration(seconds: float, locale: str) -> str:
+    if seconds < 90:
+        return t("seconds", locale, n=max(1, round(seconds)))
+    return t("minutes", locale, n=round(seconds / 60))
 
 
 def progress_bar(step: int, total: int, width: int = 12) -> str:

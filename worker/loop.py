@@ -26,6 +26,7 @@ from worker.engine.request import GenerationCanceled, GenerationRequest, Progres
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 0.25
+SEEN_EVERY_SECONDS = 5.0  # how often the store hears this worker is alive
 
 
 class EngineLike(Protocol):
@@ -68,12 +69,13 @@ class Worker:
         self._max_images = max_images
         self._lease_seconds = lease_seconds
         self._heartbeat_file = heartbeat_file
+        self._last_seen = -SEEN_EVERY_SECONDS
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serves jobs until `stop` is set; the batch in hand is finished or given back."""
         log.info("Worker %s is taking jobs", self.worker_id)
         while not stop.is_set():
-            self._beat()
+            await self._beat()
             jobs = await self._store.claim(
                 self.worker_id, max_images=self._max_images, lease_seconds=self._lease_seconds
             )
@@ -135,7 +137,7 @@ class Worker:
         return live
 
     async def _beat_jobs(self, jobs: list[Job], progress: _Progress) -> list[Job]:
-        self._beat()
+        await self._beat()
         kept = []
         for job in jobs:
             lease = await self._store.heartbeat(
@@ -178,10 +180,14 @@ class Worker:
             raise RuntimeError(f"img2img job {job.id} has no source image")
         return to_request(job, await asyncio.to_thread(decode_source, png))
 
-    def _beat(self) -> None:
+    async def _beat(self) -> None:
+        """Tells the health check (a file) and the bot (the store) this worker is alive."""
         if self._heartbeat_file is not None:
             self._heartbeat_file.parent.mkdir(parents=True, exist_ok=True)
             self._heartbeat_file.touch()
+        if time.monotonic() - self._last_seen >= SEEN_EVERY_SECONDS:
+            self._last_seen = time.monotonic()
+            await self._store.worker_seen(self.worker_id)
 
 
 def to_request(job: Job, source: npt.NDArray[np.uint8] | None = None) -> GenerationRequest:

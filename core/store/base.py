@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from core.jobs import Job, JobEvent, JobResult, NewJob
+from core.jobs import Job, JobEvent, JobResult, JobState, NewJob
 
 Clock = Callable[[], float]
 DEFAULT_LEASE_SECONDS = 60.0
@@ -15,6 +16,20 @@ DEFAULT_LEASE_SECONDS = 60.0
 
 def wall_clock() -> float:
     return time.time()
+
+
+WORKER_TIMEOUT_SECONDS = 30.0  # a worker unseen for this long is not counted as online
+SPEED_SAMPLE = 20  # recent jobs the speed estimate averages over
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """What /queue shows and ETAs are computed from."""
+
+    queued: int  # jobs waiting (in the guild asked about, or everywhere)
+    running: int
+    workers: int  # workers seen in the last WORKER_TIMEOUT_SECONDS
+    seconds_per_step: float | None  # GPU seconds per image per step, recent jobs; None: no data
 
 
 class Lease(StrEnum):
@@ -76,6 +91,28 @@ class JobStore(Protocol):
 
     async def position(self, job_id: str) -> int:
         """How many queued jobs run before this one (0: next); -1 if it is not queued."""
+        ...
+
+    async def work_ahead(self, job_id: str) -> int:
+        """Image-steps to be done before this queued job starts: the queued jobs before it
+        and what is left of the running ones."""
+        ...
+
+    async def stats(self, guild_id: int | None = None) -> QueueStats: ...
+
+    async def jobs(
+        self,
+        *,
+        guild_id: int,
+        user_id: int | None = None,
+        states: tuple[JobState, ...],
+        limit: int = 10,
+    ) -> list[Job]:
+        """A guild's (or one member's) jobs in these states, newest first."""
+        ...
+
+    async def worker_seen(self, worker_id: str) -> None:
+        """A worker says it is alive (for the count of workers online)."""
         ...
 
     async def head(self) -> int:

@@ -18,7 +18,16 @@ from pathlib import Path
 import aiosqlite
 
 from core.jobs import GAVE_UP, EventKind, Job, JobEvent, JobParams, JobResult, JobState, NewJob
-from core.store.base import DEFAULT_LEASE_SECONDS, Clock, Lease, wall_clock
+from core.store.base import (
+    DEFAULT_LEASE_SECONDS,
+    SPEED_SAMPLE,
+    WORKER_TIMEOUT_SECONDS,
+    Clock,
+    Lease,
+    QueueStats,
+    wall_clock,
+)
+from core.store import sqlite_fair
 from core.store.sqlite_schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
@@ -118,17 +127,7 @@ class SqliteJobStore:
         now = self._clock()
         async with self._transaction() as db:
             await self._expire_leases(db, now)
-            first = await _one(
-                db,
-                "SELECT id, batch_key, images FROM jobs WHERE state = ?"
-                " ORDER BY queued_at, rowid LIMIT 1",
-                (JobState.QUEUED,),
-            )
-            if first is None:
-                return []
-            ids = [first["id"]] + await _companions(
-                db, first["batch_key"], first["id"], max_images - first["images"]
-            )
+            ids = await sqlite_fair.claim_order(db, max_images)
             for job_id in ids:
                 await db.execute(
                     "UPDATE jobs SET state = ?, lease_owner = ?, lease_expires = ?,"
@@ -239,17 +238,81 @@ class SqliteJobStore:
         return None if row is None else bytes(row["png"])
 
     async def position(self, job_id: str) -> int:
+        return await sqlite_fair.position(self._db, job_id)
+
+    async def work_ahead(self, job_id: str) -> int:
+        mine = await _job(self._db, job_id)
+        if mine is None or mine.state is not JobState.QUEUED:
+            return 0
         row = await _one(
             self._db,
-            "SELECT COUNT(*) FROM jobs AS other, jobs AS mine WHERE mine.id = ?"
-            " AND mine.state = ? AND other.state = ?"
-            " AND (other.queued_at, other.rowid) < (mine.queued_at, mine.rowid)",
-            (job_id, JobState.QUEUED, JobState.QUEUED),
+            "SELECT"
+            " (SELECT COALESCE(SUM(other.images * json_extract(other.params, '$.steps')), 0)"
+            "  FROM jobs AS other, jobs AS me WHERE me.id = ? AND other.state = ?"
+            "  AND (other.queued_at, other.rowid) < (me.queued_at, me.rowid)),"
+            " (SELECT COALESCE(SUM(images * MAX(json_extract(params, '$.steps') - step, 0)), 0)"
+            "  FROM jobs WHERE state = ?)",
+            (job_id, JobState.QUEUED, JobState.RUNNING),
         )
-        job = await _job(self._db, job_id)
-        if job is None or job.state is not JobState.QUEUED or row is None:
-            return -1
-        return int(row[0])
+        return 0 if row is None else int(row[0]) + int(row[1])
+
+    async def stats(self, guild_id: int | None = None) -> QueueStats:
+        now = self._clock()
+        where, args = ("", ()) if guild_id is None else (" AND guild_id = ?", (guild_id,))
+        counts = await _one(
+            self._db,
+            "SELECT SUM(state = ?), SUM(state = ?) FROM jobs WHERE state IN (?, ?)" + where,
+            (JobState.QUEUED, JobState.RUNNING, JobState.QUEUED, JobState.RUNNING, *args),
+        )
+        workers = await _one(
+            self._db,
+            "SELECT COUNT(*) FROM workers WHERE seen_at > ?",
+            (now - WORKER_TIMEOUT_SECONDS,),
+        )
+        speed = await _one(
+            self._db,
+            "SELECT AVG(gpu_seconds / (images * json_extract(params, '$.steps'))) FROM"
+            " (SELECT * FROM jobs WHERE state = ? AND gpu_seconds > 0"
+            "  ORDER BY finished_at DESC LIMIT ?)",
+            (JobState.DONE, SPEED_SAMPLE),
+        )
+        queued, running = (counts[0] or 0, counts[1] or 0) if counts else (0, 0)
+        return QueueStats(
+            queued=int(queued),
+            running=int(running),
+            workers=int(workers[0]) if workers else 0,
+            seconds_per_step=None if speed is None or speed[0] is None else float(speed[0]),
+        )
+
+    async def jobs(
+        self,
+        *,
+        guild_id: int,
+        user_id: int | None = None,
+        states: tuple[JobState, ...],
+        limit: int = 10,
+    ) -> list[Job]:
+        marks = ", ".join("?" for _ in states)
+        user_clause, args = ("", ()) if user_id is None else (" AND user_id = ?", (user_id,))
+        rows = await _all(
+            self._db,
+            f"SELECT * FROM jobs WHERE guild_id = ? AND state IN ({marks}){user_clause}"
+            " ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (guild_id, *states, *args, limit),
+        )
+        return [_to_job(row) for row in rows]
+
+    async def worker_seen(self, worker_id: str) -> None:
+        now = self._clock()
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO workers (id, seen_at) VALUES (?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+                (worker_id, now),
+            )
+            await db.execute(
+                "DELETE FROM workers WHERE seen_at < ?", (now - EVENT_RETENTION_SECONDS,)
+            )
 
     async def head(self) -> int:
         row = await _one(self._db, "SELECT COALESCE(MAX(seq), 0) FROM events")
@@ -301,24 +364,6 @@ async def _owned(db: aiosqlite.Connection, job_id: str, worker_id: str) -> sqlit
         "SELECT * FROM jobs WHERE id = ? AND state = ? AND lease_owner = ?",
         (job_id, JobState.RUNNING, worker_id),
     )
-
-
-async def _companions(
-    db: aiosqlite.Connection, key: str, first_id: str, images_left: int
-) -> list[str]:
-    """Queued jobs that fit the same batch as `first_id`, oldest first."""
-    chosen: list[str] = []
-    rows = await _all(
-        db,
-        "SELECT id, images FROM jobs WHERE state = ? AND batch_key = ? AND id != ?"
-        " ORDER BY queued_at, rowid LIMIT 64",
-        (JobState.QUEUED, key, first_id),
-    )
-    for row in rows:
-        if row["images"] <= images_left:
-            chosen.append(row["id"])
-            images_left -= row["images"]
-    return chosen
 
 
 async def _requeue(

@@ -38,6 +38,10 @@ MIGRATIONS: tuple[str, ...] = (
         job_id TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
         png BLOB NOT NULL
     );
+    CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        seen_at REAL NOT NULL
+    );
     CREATE TABLE events (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         job_id TEXT NOT NULL,
@@ -46,5 +50,19 @@ MIGRATIONS: tuple[str, ...] = (
         step INTEGER NOT NULL DEFAULT 0,
         total_steps INTEGER NOT NULL DEFAULT 0
     );
+    """,
+    # Fair claims (core/store/sqlite_fair.py): when each server and member was last served.
+    """
+    CREATE TABLE served_guilds (
+        guild_id INTEGER PRIMARY KEY,
+        seq INTEGER NOT NULL
+    );
+    CREATE TABLE served_users (
+        guild_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (guild_id, user_id)
+    );
+    CREATE INDEX jobs_queued_by_member ON jobs (state, guild_id, user_id, queued_at);
     """,
 )

@@ -5,6 +5,7 @@ import dataclasses
 
 from core.jobs import GAVE_UP, EventKind, JobResult, JobState
 from core.store import JobStore, Lease
+from core.store.base import WORKER_TIMEOUT_SECONDS, QueueStats
 from tests.store.conftest import Connect
 from tests.support.clock import FakeClock
 from tests.support.jobs import new_job
@@ -270,3 +271,114 @@ async def test_an_img2img_job_keeps_its_source_image(store: JobStore) -> None:
     await store.enqueue(job)
     assert await store.source(job.id) == b"\x89PNG source"
     assert await store.source(plain.id) is None
+
+
+async def test_work_ahead_counts_image_steps_before_a_queued_job(
+    store: JobStore, clock: FakeClock
+) -> None:
+    running, first, second = new_job(count=2, steps=10), new_job(count=3, steps=4), new_job()
+    for job in (running, first, second):
+        await store.enqueue(job)
+        clock.advance(1)
+    await store.claim("w", max_images=2)  # takes `running` only (3 images would not fit)
+    await store.heartbeat(running.id, "w", 6, 10, LEASE)
+    assert await store.work_ahead(first.id) == 2 * 4  # what is left of the running job
+    assert await store.work_ahead(second.id) == 2 * 4 + 3 * 4
+    assert await store.work_ahead(running.id) == 0
+
+
+async def test_stats_count_jobs_workers_and_measured_speed(
+    store: JobStore, clock: FakeClock
+) -> None:
+    assert await store.stats() == QueueStats(0, 0, 0, None)
+    done = new_job(count=2, steps=10, guild=1)
+    await store.enqueue(done)
+    await store.claim("w")
+    await store.complete(done.id, "w", JobResult(b"g", (b"a", b"b"), gpu_seconds=4.0))
+    await store.enqueue(new_job(guild=1))
+    await store.enqueue(new_job(guild=2))
+    await store.worker_seen("w")
+    await store.worker_seen("w2")
+    clock.advance(WORKER_TIMEOUT_SECONDS / 2)
+    await store.worker_seen("w")
+    clock.advance(WORKER_TIMEOUT_SECONDS * 0.6)
+    assert await store.stats() == QueueStats(2, 0, 1, 4.0 / (2 * 10))
+    assert (await store.stats(guild_id=2)).queued == 1
+
+
+async def test_jobs_lists_a_guilds_or_a_members_jobs_newest_first(
+    store: JobStore, clock: FakeClock
+) -> None:
+    mine = [new_job(guild=1, user=5) for _ in range(3)]
+    theirs, elsewhere = new_job(guild=1, user=6), new_job(guild=2, user=5)
+    for job in (*mine, theirs, elsewhere):
+        await store.enqueue(job)
+        clock.advance(1)
+    listed = await store.jobs(guild_id=1, user_id=5, states=(JobState.QUEUED,), limit=2)
+    assert [job.id for job in listed] == [mine[2].id, mine[1].id]
+    everyone = await store.jobs(guild_id=1, states=(JobState.QUEUED,))
+    assert {job.id for job in everyone} == {*(job.id for job in mine), theirs.id}
+    assert await store.jobs(guild_id=1, states=(JobState.DONE,)) == []
+
+
+async def claim_all(store: JobStore, max_images: int = 1) -> list[list[str]]:
+    """Every batch the queue gives, in claim order (each completed at once)."""
+    batches: list[list[str]] = []
+    while batch := await store.claim("w", max_images=max_images):
+        batches.append([job.id for job in batch])
+        for job in batch:
+            await store.complete(job.id, "w", RESULT)
+    return batches
+
+
+async def test_one_servers_burst_does_not_starve_another(store: JobStore, clock: FakeClock) -> None:
+    burst = [new_job(guild=1) for _ in range(50)]
+    for job in burst:
+        await store.enqueue(job)
+    clock.advance(1)
+    single = new_job(guild=2)
+    await store.enqueue(single)
+    assert await store.position(single.id) == 1
+    order = [job_id for [job_id] in await claim_all(store)]
+    assert order.index(single.id) == 1
+    assert [job_id for job_id in order if job_id != single.id] == [job.id for job in burst]
+
+
+async def test_servers_then_members_take_turns(store: JobStore, clock: FakeClock) -> None:
+    jobs = {
+        name: [new_job(guild=guild, user=user) for _ in range(3)]
+        for name, guild, user in (("a1", 1, 10), ("a2", 1, 11), ("b", 2, 10), ("c", 3, 12))
+    }
+    for name in ("a1", "a2", "b", "c"):  # a1's jobs are the oldest, c's the newest
+        for job in jobs[name]:
+            await store.enqueue(job)
+            clock.advance(1)
+    names = {job.id: name for name, queued in jobs.items() for job in queued}
+    positions = {names[job.id]: await store.position(job.id) for job in jobs["c"][2:]}
+    order = [names[job_id] for [job_id] in await claim_all(store)]
+    # Servers 1, 2, 3 in turn; server 1's turns alternate between its two members.
+    assert order == ["a1", "b", "c", "a2", "b", "c", "a1", "b", "c", "a2", "a1", "a2"]
+    assert positions == {"c": order.index("c", 6)}
+
+
+async def test_positions_follow_the_fair_order(store: JobStore, clock: FakeClock) -> None:
+    first = [new_job(guild=1) for _ in range(3)]
+    for job in first:
+        await store.enqueue(job)
+        clock.advance(1)
+    other = new_job(guild=2)
+    await store.enqueue(other)
+    assert [await store.position(job.id) for job in (*first, other)] == [0, 2, 3, 1]
+    await store.claim("w")
+    assert [await store.position(job.id) for job in (*first, other)] == [-1, 1, 2, 0]
+
+
+async def test_a_batch_is_filled_fairly_too(store: JobStore, clock: FakeClock) -> None:
+    burst = [new_job(guild=1) for _ in range(6)]
+    for job in burst:
+        await store.enqueue(job)
+    clock.advance(1)
+    other = new_job(guild=2)
+    await store.enqueue(other)
+    [batch, *_] = await claim_all(store, max_images=4)
+    assert batch == [burst[0].id, other.id, burst[1].id, burst[2].id]
