@@ -24,7 +24,7 @@ from core.vocab import resolve_vocab
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.imagine",)
+EXTENSIONS = ("bot.cogs.imagine", "bot.cogs.queue")
 
 
 class ImagineBot(commands.Bot):

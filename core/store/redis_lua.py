@@ -18,6 +18,11 @@ Keys, under the prefix:
   they were queued; members are `<12-digit enqueue number>:<id>`, so jobs queued at the
   same instant keep their enqueue order.
 - `leases`: a sorted set of the running jobs' ids scored by lease expiry (clock time).
+- `fair:guilds`: a set of the servers with queued jobs; `fair:users:<guild>` a set of
+  that server's members with queued jobs; `fair:queue:<guild>:<user>` a sorted set of one
+  member's queued jobs (members and scores as in `queue`); `fair:served` a hash of the
+  sequence number (`fair:seq`) of the last claim for each server (`g:<guild>`) and each
+  member (`u:<guild>:<user>`). They give claims their fair order (core/store/fairness.py).
 - `events`: a stream with ids `0-<seq>`, pruned by age as new events arrive.
 - `finished`: a hash counting the jobs that ever finished, by state (for metrics).
 """
@@ -98,14 +103,31 @@ local function set_error(k, err)
   if err then redis.call('HSET', k, 'error', err) else redis.call('HDEL', k, 'error') end
 end
 
+local FAIR_GUILDS, SERVED = P .. 'fair:guilds', P .. 'fair:served'
+local function fair_users(g) return P .. 'fair:users:' .. g end
+local function fair_queue(g, u) return P .. 'fair:queue:' .. g .. ':' .. u end
+local function owner(member)
+  return unpack(redis.call('HMGET', jkey(id_of(member)), 'guild_id', 'user_id'))
+end
+
 local function queue_add(member, key, score)
   redis.call('ZADD', QUEUE, score, member)
   redis.call('ZADD', QUEUE .. ':' .. key, score, member)
+  local g, u = owner(member)
+  redis.call('ZADD', fair_queue(g, u), score, member)
+  redis.call('SADD', fair_users(g), u)
+  redis.call('SADD', FAIR_GUILDS, g)
 end
 
 local function queue_remove(member, key)
   redis.call('ZREM', QUEUE, member)
   redis.call('ZREM', QUEUE .. ':' .. key, member)
+  local g, u = owner(member)
+  if redis.call('ZREM', fair_queue(g, u), member) == 1
+      and redis.call('EXISTS', fair_queue(g, u)) == 0 then
+    redis.call('SREM', fair_users(g), u)
+    if redis.call('EXISTS', fair_users(g)) == 0 then redis.call('SREM', FAIR_GUILDS, g) end
+  end
 end
 
 local function finish(id, state, err)
@@ -140,6 +162,77 @@ local function requeue(id, err, to_back, attempts)
   move(entry, QUEUED_CONSUMER, attempts)
   queue_add(member, key, queued_at)
   event(id, 'requeued')
+end
+"""
+
+# The fair order's helpers (core/store/fairness.py), for the scripts that need them.
+FAIR = r"""
+local function served(field) return tonumber(redis.call('HGET', SERVED, field) or '0') end
+
+-- Lexicographic `a < b` for lists of the same length and kinds.
+local function before(a, b)
+  for i = 1, #a do
+    if a[i] ~= b[i] then return a[i] < b[i] end
+  end
+  return false
+end
+
+local function candidate(member, score)
+  local id = id_of(member)
+  local g, u, images, key =
+    unpack(redis.call('HMGET', jkey(id), 'guild_id', 'user_id', 'images', 'batch_key'))
+  return {member = member, score = tonumber(score), g = g, u = u,
+    images = tonumber(images), key = key}
+end
+
+-- The 64 oldest queued jobs of batch `key`, but `first`.
+local function batch_candidates(key, first)
+  local found, flat = {}, redis.call('ZRANGE', QUEUE .. ':' .. key, 0, 63, 'WITHSCORES')
+  for i = 1, #flat, 2 do
+    if flat[i] ~= first then table.insert(found, candidate(flat[i], flat[i + 1])) end
+  end
+  return found
+end
+
+-- Removes and returns the fair pick among `cands` with at most `left` images (nil: any):
+-- the server served longest ago (then the oldest job), its member likewise, then that
+-- member's oldest job; the server and the member are marked served.
+local function take_fair(cands, left)
+  local guild_oldest, member_oldest = {}, {}
+  local function fits(c) return not left or c.images <= left end
+  for _, c in ipairs(cands) do
+    if fits(c) then
+      local own, m = {c.score, c.member}, c.g .. ':' .. c.u
+      if not guild_oldest[c.g] or before(own, guild_oldest[c.g]) then guild_oldest[c.g] = own end
+      if not member_oldest[m] or before(own, member_oldest[m]) then member_oldest[m] = own end
+    end
+  end
+  local best, best_order = nil, nil
+  for i, c in ipairs(cands) do
+    if fits(c) then
+      local m = c.g .. ':' .. c.u
+      local go, mo = guild_oldest[c.g], member_oldest[m]
+      local order = {served('g:' .. c.g), go[1], go[2], served('u:' .. m), mo[1], mo[2],
+        c.score, c.member}
+      if not best or before(order, best_order) then best, best_order = i, order end
+    end
+  end
+  if not best then return nil end
+  local picked = table.remove(cands, best)
+  local seq = redis.call('INCR', P .. 'fair:seq')
+  redis.call('HSET', SERVED, 'g:' .. picked.g, seq, 'u:' .. picked.g .. ':' .. picked.u, seq)
+  return picked
+end
+
+-- Jobs claimed before the `rank`-th job of flow `mine` if flows take turns.
+local function ahead(rank, mine, others)
+  local total = rank
+  for _, other in ipairs(others) do
+    local turns = rank
+    if before(other.order, mine.order) then turns = rank + 1 end
+    total = total + math.min(turns, other.waiting)
+  end
+  return total
 end
 """
 
@@ -178,22 +271,27 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', LEASES, '-inf', '(' .. NOW)) do
   end
 end
 
--- The next job: the oldest queued one. (Fairness across servers changes only this.)
-local first = redis.call('ZRANGE', QUEUE, 0, 0)[1]
-if not first then return {} end
-local key, images = unpack(redis.call('HMGET', jkey(id_of(first)), 'batch_key', 'images'))
-
--- Companions: queued jobs with the same batch key, oldest first, while images fit.
-local chosen, left = {first}, max_images - tonumber(images)
-if left > 0 then
-  for _, member in ipairs(redis.call('ZRANGE', QUEUE .. ':' .. key, 0, 63)) do
-    local count = tonumber(redis.call('HGET', jkey(id_of(member)), 'images'))
-    if member ~= first and count <= left then
-      table.insert(chosen, member)
-      left = left - count
-      if left == 0 then break end
-    end
+-- The next job: a fair pick among each waiting member's oldest job.
+local heads = {}
+for _, g in ipairs(redis.call('SMEMBERS', FAIR_GUILDS)) do
+  for _, u in ipairs(redis.call('SMEMBERS', fair_users(g))) do
+    local head = redis.call('ZRANGE', fair_queue(g, u), 0, 0, 'WITHSCORES')
+    table.insert(heads, candidate(head[1], head[2]))
   end
+end
+local first = take_fair(heads, nil)
+if not first then return {} end
+local key = first.key
+
+-- Companions: fair picks among the 64 oldest jobs with the same batch key, while
+-- their images fit.
+local chosen, left, others = {first.member}, max_images - first.images, {}
+for _, found in ipairs(batch_candidates(key, first.member)) do table.insert(others, found) end
+while left > 0 do
+  local companion = take_fair(others, left)
+  if not companion then break end
+  table.insert(chosen, companion.member)
+  left = left - companion.images
 end
 
 local claimed = {}
@@ -279,19 +377,41 @@ return job(A[1])
 """
 
 POSITION = r"""
-local member = redis.call('HGET', jkey(A[1]), 'member')
-if not member then return -1 end
-return redis.call('ZRANK', QUEUE, member) or -1
+local member, state = unpack(redis.call('HMGET', jkey(A[1]), 'member', 'state'))
+if state ~= 'queued' then return -1 end
+local g, u = owner(member)
+local rank = redis.call('ZRANK', fair_queue(g, u), member)
+
+-- Every server and, in this job's server, every member with queued jobs, as flows.
+local guilds, members, my_guild, my_member = {}, {}, nil, nil
+for _, h in ipairs(redis.call('SMEMBERS', FAIR_GUILDS)) do
+  local oldest, waiting = nil, 0
+  for _, v in ipairs(redis.call('SMEMBERS', fair_users(h))) do
+    local q = fair_queue(h, v)
+    local head = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
+    local n = redis.call('ZCARD', q)
+    local head_order = {tonumber(head[2]), head[1]}
+    if not oldest or before(head_order, oldest) then oldest = head_order end
+    waiting = waiting + n
+    if h == g then
+      local flow = {order = {served('u:' .. h .. ':' .. v), head_order[1], head_order[2]}, waiting = n}
+      if v == u then my_member = flow else table.insert(members, flow) end
+    end
+  end
+  local flow = {order = {served('g:' .. h), oldest[1], oldest[2]}, waiting = waiting}
+  if h == g then my_guild = flow else table.insert(guilds, flow) end
+end
+return ahead(ahead(rank, my_member, members), my_guild, guilds)
 """
 
 SCRIPTS = {
     "enqueue": ENQUEUE,
-    "claim": CLAIM,
+    "claim": FAIR + CLAIM,
     "heartbeat": HEARTBEAT,
     "complete": COMPLETE,
     "fail": FAIL,
     "release": RELEASE,
     "cancel": CANCEL,
     "get": GET,
-    "position": POSITION,
+    "position": FAIR + POSITION,
 }
