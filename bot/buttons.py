@@ -19,7 +19,7 @@ import discord
 from bot.errors import reply
 from bot.i18n import t
 from core.images import fit_to_limit
-from core.jobs import MAX_SEED, Job, JobParams
+from core.jobs import MAX_SEED, InvalidRequest, Job, JobParams
 
 if TYPE_CHECKING:
     from bot.client import ImagineBot
@@ -110,8 +110,10 @@ async def _queue(
     params: JobParams,
     source_png: bytes | None,
 ) -> None:
-    await interaction.response.defer(thinking=True)
-    await bot.submit(interaction, params, source_png=source_png)
+    try:
+        await bot.submit(interaction, params, source_png=source_png)  # defers if admitted
+    except InvalidRequest as refused:  # moderation said no: tell the clicker only
+        await reply(interaction, t(refused.key, str(interaction.locale), **refused.values))
 
 
 async def _delete(bot: ImagineBot, interaction: discord.Interaction, job: Job, _: int) -> None:

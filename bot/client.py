@@ -16,6 +16,7 @@ from bot.delivery import Deliverer
 from bot.errors import ImagineTree
 from bot.i18n import CommandTranslator
 from bot.ledger import Ledger
+from bot.moderation import AuditButton, Moderation
 from core.clip_tokens import ClipTokenCounter
 from core.jobs import Job, JobParams
 from core.settings import BotSettings
@@ -24,13 +25,14 @@ from core.vocab import resolve_vocab
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.imagine", "bot.cogs.queue")
+EXTENSIONS = ("bot.cogs.imagine", "bot.cogs.queue", "bot.cogs.admin")
 
 
 class ImagineBot(commands.Bot):
     store: JobStore
     ledger: Ledger
     deliverer: Deliverer
+    moderation: Moderation
     tokens: ClipTokenCounter
 
     def __init__(self, settings: BotSettings, **options: Any) -> None:
@@ -52,11 +54,16 @@ class ImagineBot(commands.Bot):
         self.tokens = ClipTokenCounter(vocab)
         self.store = await open_store(self.settings.store)
         self.ledger = await Ledger.open(self.settings.bot_db)
+        self.moderation = await Moderation.open(self.settings.bot_db, self)
         self.deliverer = Deliverer(
-            self, self.store, self.ledger, retry_seconds=self.settings.retry_seconds
+            self,
+            self.store,
+            self.ledger,
+            retry_seconds=self.settings.retry_seconds,
+            after_finish=self.moderation.settle,
         )
         await self.tree.set_translator(CommandTranslator())
-        self.add_dynamic_items(JobButton)  # buttons work on messages from before a restart
+        self.add_dynamic_items(JobButton, AuditButton)  # buttons outlive a restart
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self._sync_commands()
@@ -90,7 +97,11 @@ class ImagineBot(commands.Bot):
             self._delivery_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._delivery_task
+        if hasattr(self, "moderation"):
+            await self.moderation.audit.wait_idle()  # posts under way need the connection
         await super().close()
+        if hasattr(self, "moderation"):
+            await self.moderation.close()
         if hasattr(self, "ledger"):
             await self.ledger.close()
         if hasattr(self, "store"):

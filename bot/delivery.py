@@ -15,7 +15,7 @@ import io
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import discord
@@ -38,6 +38,10 @@ TOO_LARGE = 413
 SMALLEST_LIMIT = 8 * 1024
 
 
+# Called once a job's outcome is delivered and its delivery closed; must not raise.
+FinishHook = Callable[[Delivery, Job], Awaitable[None]]
+
+
 class Deliverer:
     def __init__(
         self,
@@ -46,9 +50,11 @@ class Deliverer:
         ledger: Ledger,
         *,
         retry_seconds: float = RETRY_SECONDS,
+        after_finish: FinishHook | None = None,
     ) -> None:
         self._client = client
         self._retry_seconds = retry_seconds
+        self._after_finish = after_finish
         self._store = store
         self._ledger = ledger
         self._last_edit: dict[str, float] = {}
@@ -176,6 +182,8 @@ class Deliverer:
             await self._edit(delivery, content=text, view=None)
         usage = job if job.state is JobState.DONE else None
         await self._ledger.mark_delivered(job.id, time.time(), usage=usage)
+        if self._after_finish is not None:  # moderation: settle the quota, post to audit
+            await self._after_finish(delivery, job)
         metrics.DELIVERIES.labels(job.state.value).inc()
         self._dirty.discard(job.id)
         self._last_edit.pop(job.id, None)

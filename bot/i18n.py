@@ -72,6 +72,87 @@ MESSAGES: dict[str, dict[str, str]] = {
         "field_size": "Size",
         "field_time": "Time",
         "field_negative": "Negative prompt",
+        # Moderation (bot/moderation, bot/cogs/admin.py). Refusals stay neutral: a member
+        # learns what to do, never which word or rule of the moderators' they touched.
+        "mod_blocked": "You can't make images in this server.",
+        "mod_refused": "This prompt can't be used in this server. Please describe something else.",
+        "mod_cap_steps": "This server allows at most {limit} steps.",
+        "mod_cap_count": "This server allows at most {limit} image(s) per request.",
+        "mod_cap_size": "This server allows images up to {size}.",
+        "mod_cooldown": "You can ask again {when}.",
+        "mod_waiting": (
+            "You have {count} job(s) waiting; this server allows {limit} at once."
+            " Try again when one is done."
+        ),
+        "mod_quota_user": (
+            "You have {left} of your {limit} images for today left, and this asks for {count}."
+            " More free up {when}."
+        ),
+        "mod_quota_guild": (
+            "This server has {left} of its {limit} images for today left, and this asks for"
+            " {count}. More free up {when}."
+        ),
+        "audit_job_title": "New image",
+        "audit_refused_title": "Prompt refused",
+        "audit_requester": "Requester",
+        "audit_result": "Result",
+        "audit_words": "Banned words",
+        "audit_delete_button": "Delete image",
+        "audit_block_button": "Block member",
+        "audit_deleted": "Image deleted by {moderator}.",
+        "audit_blocked": "{user} blocked by {moderator}.",
+        "admin_settings": (
+            "**Images per day**: {user_daily} per member, {guild_daily} for the server; {day}\n"
+            "**Cooldown**: {cooldown} · **Jobs waiting per member**: {waiting}\n"
+            "**Caps**: {steps} steps · {count} image(s) per request · size {size}\n"
+            "**Tiers**: {tiers}\n"
+            "**Exempt roles**: {exempt}\n"
+            "**Banned words**: {words} · **Blocked members**: {blocked}\n"
+            "**Audit channel**: {audit}"
+        ),
+        "admin_no_limit": "no limit",
+        "admin_seconds": "{seconds} s",
+        "admin_as_server": "as the server",
+        "admin_day_rolling": "a day is the last 24 hours",
+        "admin_day_calendar": "a day starts at midnight ({timezone})",
+        "admin_tier": "{role}: {user_daily} images per day, cooldown {cooldown}, waiting {waiting}",
+        "admin_saved": "Saved.",
+        "admin_unchanged": "Nothing changed.",
+        "admin_bad_timezone": (
+            "{timezone} is not a time zone I know; write one like Europe/Berlin or Asia/Seoul."
+        ),
+        "admin_bad_size": "Write the size as width x height, like 512x512, or none for no cap.",
+        "admin_words_none": "No words given: separate words or phrases with commas.",
+        "admin_word_too_long": "A banned word or phrase can be at most {limit} characters.",
+        "admin_words_too_many": "A server can ban at most {limit} words.",
+        "admin_words_added": "Banned {count} new word(s): {words}",
+        "admin_words_removed": "Allowed {count} word(s) again: {words}",
+        "admin_words_empty": "This server bans no words.",
+        "admin_words_list": "Banned words ({count}): {words}",
+        "admin_blocked": "{user} can no longer make images in this server.",
+        "admin_already_blocked": "{user} was blocked already.",
+        "admin_unblocked": "{user} can make images in this server again.",
+        "admin_not_blocked": "{user} was not blocked.",
+        "admin_blocked_empty": "No one is blocked in this server.",
+        "admin_blocked_list": "Blocked members ({count}): {users}",
+        "admin_audit_set": "Every image and every refused prompt will be posted in {channel}.",
+        "admin_audit_off": "The audit log is off.",
+        "admin_usage": (
+            "Last {days} day(s): {images} image(s) in {jobs} job(s) by {members} member(s)."
+        ),
+        "admin_usage_top": "{rank}. {user}: {images} image(s) in {jobs} job(s)",
+        "admin_usage_empty": "No images were made in the last {days} day(s).",
+        "admin_export": "Every job of the last {days} day(s), one row each (times in UTC).",
+        "chart_per_day": "Images per day ({timezone})",
+        "chart_top": "Top members",
+        "quota_exempt": "No limits apply to you in this server.",
+        "quota_mine_limited": "Your images today: {used} of {limit}, {left} left.",
+        "quota_mine_unlimited": "Your images today: {used} (no daily limit).",
+        "quota_server_limited": "This server today: {used} of {limit} images, {left} left.",
+        "quota_server_unlimited": "This server today: {used} images (no daily limit).",
+        "quota_frees": "More free up {when}.",
+        "quota_day": "Here, {day}.",
+        "quota_waiting": "Jobs waiting: {count} of {limit}.",
     },
     "zh-CN": zh_cn.MESSAGES,
     "ko": ko.MESSAGES,

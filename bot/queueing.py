@@ -26,7 +26,9 @@ async def submit(
     *,
     source_png: bytes | None = None,
 ) -> Job:
-    """Queues a job for an interaction already deferred, and shows its status there."""
+    """Admits the request, then defers the interaction, queues the job and shows its
+    status there. A refusal (blocked member, banned word, cap, quota) raises
+    InvalidRequest before the interaction is answered, so it can be answered privately."""
     assert interaction.guild_id is not None
     assert interaction.channel_id is not None
     job_id = str(interaction.id)
@@ -40,17 +42,29 @@ async def submit(
         locale=locale,
         source_png=source_png,
     )
-    # The delivery is noted before the job exists, so no job can finish unseen; if the
-    # bot stops before the status message is noted, the deliverer takes over.
+    await bot.moderation.admit(interaction, params)  # reserves its images, or refuses
     with bot.deliverer.announcing(job_id):
-        await bot.ledger.add(_delivery(interaction, job_id, locale))
-        job = await bot.store.enqueue(new_job)
+        job = await _enqueue(bot, interaction, new_job)
         message = await interaction.edit_original_response(
             content=await bot.deliverer.status_text(job), view=status_view(job)
         )
         await bot.ledger.set_status_message(job_id, message.id)
     await bot.deliverer.sync(job_id)  # it may have finished meanwhile
     return job
+
+
+async def _enqueue(bot: ImagineBot, interaction: discord.Interaction, new_job: NewJob) -> Job:
+    """Defers, notes the delivery and queues the job; the images admission reserved are
+    given back if the job never reached the queue."""
+    try:
+        await interaction.response.defer(thinking=True)
+        # The delivery is noted before the job exists, so no job can finish unseen; if the
+        # bot stops before the status message is noted, the deliverer takes over.
+        await bot.ledger.add(_delivery(interaction, new_job.id, new_job.locale))
+        return await bot.store.enqueue(new_job)
+    except BaseException:
+        await bot.moderation.release(new_job.id)
+        raise
 
 
 def _delivery(interaction: discord.Interaction, job_id: str, locale: str) -> Delivery:

@@ -84,14 +84,12 @@ class Imagine(commands.Cog):
             )
             self._check(params)
             source = None if image is None else await _download(image)
+            await self.bot.submit(interaction, params, source_png=source)  # defers if admitted
         except InvalidRequest as refused:
             locale = str(interaction.locale)
             await interaction.response.send_message(
                 t(refused.key, locale, **refused.values), ephemeral=True
             )
-            return
-        await interaction.response.defer(thinking=True)
-        await self.bot.submit(interaction, params, source_png=source)
 
     @imagine.autocomplete("size")
     async def _sizes(

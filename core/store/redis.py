@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+import statistics
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, cast
@@ -31,7 +33,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.jobs import GAVE_UP, EventKind, Job, JobEvent, JobParams, JobResult, JobState, NewJob
 from core.store import redis_lua as lua
-from core.store.base import DEFAULT_LEASE_SECONDS, Clock, Lease
+from core.store.base import (
+    DEFAULT_LEASE_SECONDS,
+    SPEED_SAMPLE,
+    WORKER_TIMEOUT_SECONDS,
+    Clock,
+    Lease,
+    QueueStats,
+)
+from core.store.fairness import Flow, ahead_in_round_robin
 from core.store.sqlite import batch_key
 
 log = logging.getLogger(__name__)
@@ -108,8 +118,10 @@ class RedisJobStore:
             "max_attempts": job.max_attempts,
         }
         pairs = [str(part) for item in fields.items() for part in item]
-        key, images, source = batch_key(job.params), str(job.params.count), job.source_png
-        record = await self._run("enqueue", job.id, key, images, source or b"", *pairs)
+        params = job.params
+        sizes = (str(params.count), str(params.steps))
+        source = job.source_png or b""
+        record = await self._run("enqueue", job.id, batch_key(params), *sizes, source, *pairs)
         return _to_job(record)
 
     async def claim(
@@ -132,8 +144,8 @@ class RedisJobStore:
 
     async def complete(self, job_id: str, worker_id: str, result: JobResult) -> bool:
         pngs = (result.grid_png, *result.image_pngs)
-        seconds = repr(result.gpu_seconds)
-        return bool(await self._run("complete", job_id, worker_id, seconds, *pngs))
+        seconds, sample = repr(result.gpu_seconds), str(SPEED_SAMPLE)
+        return bool(await self._run("complete", job_id, worker_id, seconds, sample, *pngs))
 
     async def fail(self, job_id: str, worker_id: str, error: str, *, retry: bool) -> bool:
         return bool(await self._run("fail", job_id, worker_id, error, "1" if retry else "0"))
@@ -162,7 +174,33 @@ class RedisJobStore:
         return cast(bytes | None, await self._client.get(f"{self._prefix}source:{job_id}"))
 
     async def position(self, job_id: str) -> int:
-        return int(await self._run("position", job_id))
+        found = await self._run("flows", job_id)
+        return -1 if not found else _fair_position(json.loads(found))
+
+    async def work_ahead(self, job_id: str) -> int:
+        return int(await self._run("work_ahead", job_id))
+
+    async def stats(self, guild_id: int | None = None) -> QueueStats:
+        guild = "" if guild_id is None else str(guild_id)
+        timeout = repr(WORKER_TIMEOUT_SECONDS)
+        queued, running, workers, speeds = await self._run("stats", guild, timeout)
+        speed = statistics.fmean(map(float, speeds)) if speeds else None
+        return QueueStats(int(queued), int(running), int(workers), speed)
+
+    async def jobs(
+        self,
+        *,
+        guild_id: int,
+        user_id: int | None = None,
+        states: tuple[JobState, ...],
+        limit: int = 10,
+    ) -> list[Job]:
+        user = "" if user_id is None else str(user_id)
+        records = await self._run("jobs", str(guild_id), user, str(limit), *states)
+        return [_to_job(record) for record in records]
+
+    async def worker_seen(self, worker_id: str) -> None:
+        await self._run("worker_seen", worker_id)
 
     async def counts(self) -> dict[JobState, int]:
         """Jobs by state, for metrics: the finished ones are counted since the start, as
@@ -199,6 +237,27 @@ class RedisJobStore:
             found = await self._client.xread({stream: start}, count=limit, block=block)
             entries = cast(list[tuple[bytes, list[Entry]]], found)[0][1] if found else []
         return [_to_event(entry_id, fields) for entry_id, fields in entries]
+
+
+def _fair_position(found: dict[str, Any]) -> int:
+    """Jobs claimed before this one if servers and members take turns, counted as the
+    SQLite store counts them (core/store/sqlite_fair.py), from the `flows` script."""
+    members = {
+        (guild, user): Flow((seq, float(queued_at), order), waiting)
+        for guild, user, seq, queued_at, order, waiting in found["members"]
+    }
+    by_guild: defaultdict[str, list[Flow]] = defaultdict(list)
+    for (guild, _), flow in members.items():
+        by_guild[guild].append(flow)
+    turns = dict(found["guilds"])
+    guilds = {
+        guild: Flow((turns[guild], *min(f.order[1:] for f in flows)), sum(f.waiting for f in flows))
+        for guild, flows in by_guild.items()
+    }
+    mine_guild, mine_user = found["guild"], found["user"]
+    in_guild = {user: flow for (guild, user), flow in members.items() if guild == mine_guild}
+    rank = ahead_in_round_robin(found["rank"], in_guild.pop(mine_user), in_guild.values())
+    return ahead_in_round_robin(rank, guilds.pop(mine_guild), guilds.values())
 
 
 def _seq(entry_id: bytes) -> int:

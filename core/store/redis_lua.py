@@ -14,16 +14,19 @@ Keys, under the prefix:
 - `job:<id>`: a hash with the job's fields; it expires `job_ttl` after the job finishes.
 - `result:<id>`: a list of PNGs (grid first); `source:<id>`: an img2img job's starting
   image. Both expire `png_ttl` after the job finishes.
-- `queue` and `queue:<batch key>`: sorted sets of the queued jobs, scored by the time
-  they were queued; members are `<12-digit enqueue number>:<id>`, so jobs queued at the
-  same instant keep their enqueue order.
-- `leases`: a sorted set of the running jobs' ids scored by lease expiry (clock time).
-- `fair:guilds`: a set of the servers with queued jobs; `fair:users:<guild>` a set of
-  that server's members with queued jobs; `fair:queue:<guild>:<user>` a sorted set of one
-  member's queued jobs (members and scores as in `queue`); `fair:served` a hash of the
-  sequence number (`fair:seq`) of the last claim for each server (`g:<guild>`) and each
-  member (`u:<guild>:<user>`). They give claims their fair order (core/store/fairness.py).
+- `queue`: a sorted set of every queued job, oldest first; `queue:u:<guild>:<user>` and
+  `queue:u:<guild>:<user>:<batch key>` the same for one member (and one batch). Scores
+  are the times jobs were queued; members are `<enqueue number>:<images>:<steps>:<id>`
+  (the number 12 digits wide), so jobs queued at the same instant keep their enqueue
+  order and a scan needs no other lookup.
+- `guilds`, `users:<guild>`: sets of the servers, and of each server's members, with
+  queued jobs; `served`, `served:guilds`, `served:users`: when each was last served
+  (a counter), for the fair turns of core/store/fairness.py.
+- `leases`: a sorted set of the running jobs' ids scored by lease expiry.
+- `jobs:<guild>` and `jobs:<guild>:<user>`: every job by creation time, for listings.
 - `events`: a stream with ids `0-<seq>`, pruned by age as new events arrive.
+- `workers`: a sorted set of worker ids by when each was last seen.
+- `speeds`: GPU seconds per image-step of the latest finished jobs.
 - `finished`: a hash counting the jobs that ever finished, by state (for metrics).
 """
 
@@ -40,7 +43,13 @@ local JOBS, QUEUE, LEASES, EVENTS = P .. 'jobs', P .. 'queue', P .. 'leases', P 
 local function jkey(id) return P .. 'job:' .. id end
 -- NOW plus `seconds`, written with all 17 digits so it reads back as the same float.
 local function later(seconds) return string.format('%.17g', tonumber(NOW) + tonumber(seconds)) end
-local function id_of(member) return string.sub(member, 14) end
+
+-- A queue member's parts: enqueue number, images, steps, job id.
+local function parts(member)
+  local order, images, steps, id = string.match(member, '^(%d+):(%d+):(%d+):(.*)$')
+  return tonumber(order), tonumber(images), tonumber(steps), id
+end
+local function id_of(member) return select(4, parts(member)) end
 
 local function event(id, kind, step, total)
   redis.call('XADD', EVENTS, '0-*', 'job', id, 'kind', kind, 'at', NOW,
@@ -103,41 +112,42 @@ local function set_error(k, err)
   if err then redis.call('HSET', k, 'error', err) else redis.call('HDEL', k, 'error') end
 end
 
-local FAIR_GUILDS, SERVED = P .. 'fair:guilds', P .. 'fair:served'
-local function fair_users(g) return P .. 'fair:users:' .. g end
-local function fair_queue(g, u) return P .. 'fair:queue:' .. g .. ':' .. u end
-local function owner(member)
-  return unpack(redis.call('HMGET', jkey(id_of(member)), 'guild_id', 'user_id'))
+local function member_queue(guild, user) return QUEUE .. ':u:' .. guild .. ':' .. user end
+
+-- The job's queue member and the sorted sets it is queued in.
+local function queues(id)
+  local member, guild, user, key =
+    unpack(redis.call('HMGET', jkey(id), 'member', 'guild_id', 'user_id', 'batch_key'))
+  local mine = member_queue(guild, user)
+  return member, guild, user, {QUEUE, mine, mine .. ':' .. key}
 end
 
-local function queue_add(member, key, score)
-  redis.call('ZADD', QUEUE, score, member)
-  redis.call('ZADD', QUEUE .. ':' .. key, score, member)
-  local g, u = owner(member)
-  redis.call('ZADD', fair_queue(g, u), score, member)
-  redis.call('SADD', fair_users(g), u)
-  redis.call('SADD', FAIR_GUILDS, g)
+local function queue_add(id, score)
+  local member, guild, user, sets = queues(id)
+  for _, set in ipairs(sets) do redis.call('ZADD', set, score, member) end
+  redis.call('SADD', P .. 'users:' .. guild, user)
+  redis.call('SADD', P .. 'guilds', guild)
 end
 
-local function queue_remove(member, key)
-  redis.call('ZREM', QUEUE, member)
-  redis.call('ZREM', QUEUE .. ':' .. key, member)
-  local g, u = owner(member)
-  if redis.call('ZREM', fair_queue(g, u), member) == 1
-      and redis.call('EXISTS', fair_queue(g, u)) == 0 then
-    redis.call('SREM', fair_users(g), u)
-    if redis.call('EXISTS', fair_users(g)) == 0 then redis.call('SREM', FAIR_GUILDS, g) end
+local function queue_remove(id)
+  local member, guild, user, sets = queues(id)
+  for _, set in ipairs(sets) do redis.call('ZREM', set, member) end
+  if redis.call('ZCARD', sets[2]) == 0 then
+    redis.call('SREM', P .. 'users:' .. guild, user)
+    if redis.call('SCARD', P .. 'users:' .. guild) == 0 then
+      redis.call('SREM', P .. 'guilds', guild)
+    end
   end
 end
 
 local function finish(id, state, err)
   local k = jkey(id)
-  local entry, member, key = unpack(redis.call('HMGET', k, 'entry', 'member', 'batch_key'))
+  local entry = redis.call('HGET', k, 'entry')
   local consumer, attempts = pending(entry)
   -- The entry leaves the pending list, and its delivery count with it: keep the count.
   redis.call('HSET', k, 'state', state, 'finished_at', NOW, 'attempts', attempts)
   set_error(k, err)
-  queue_remove(member, key)
+  queue_remove(id)
   redis.call('ZREM', LEASES, id)
   redis.call('XACK', JOBS, GROUP, entry)
   redis.call('XDEL', JOBS, entry)
@@ -153,101 +163,36 @@ end
 -- when a stopping worker gave it back. `attempts` becomes its delivery count.
 local function requeue(id, err, to_back, attempts)
   local k = jkey(id)
-  local entry, member, key, queued_at =
-    unpack(redis.call('HMGET', k, 'entry', 'member', 'batch_key', 'queued_at'))
+  local entry, queued_at = unpack(redis.call('HMGET', k, 'entry', 'queued_at'))
   if to_back then queued_at = NOW end
   redis.call('HSET', k, 'state', 'queued', 'step', '0', 'queued_at', queued_at)
   set_error(k, err)
   redis.call('ZREM', LEASES, id)
   move(entry, QUEUED_CONSUMER, attempts)
-  queue_add(member, key, queued_at)
+  queue_add(id, queued_at)
   event(id, 'requeued')
 end
 """
 
-# The fair order's helpers (core/store/fairness.py), for the scripts that need them.
-FAIR = r"""
-local function served(field) return tonumber(redis.call('HGET', SERVED, field) or '0') end
-
--- Lexicographic `a < b` for lists of the same length and kinds.
-local function before(a, b)
-  for i = 1, #a do
-    if a[i] ~= b[i] then return a[i] < b[i] end
-  end
-  return false
-end
-
-local function candidate(member, score)
-  local id = id_of(member)
-  local g, u, images, key =
-    unpack(redis.call('HMGET', jkey(id), 'guild_id', 'user_id', 'images', 'batch_key'))
-  return {member = member, score = tonumber(score), g = g, u = u,
-    images = tonumber(images), key = key}
-end
-
--- The 64 oldest queued jobs of batch `key`, but `first`.
-local function batch_candidates(key, first)
-  local found, flat = {}, redis.call('ZRANGE', QUEUE .. ':' .. key, 0, 63, 'WITHSCORES')
-  for i = 1, #flat, 2 do
-    if flat[i] ~= first then table.insert(found, candidate(flat[i], flat[i + 1])) end
-  end
-  return found
-end
-
--- Removes and returns the fair pick among `cands` with at most `left` images (nil: any):
--- the server served longest ago (then the oldest job), its member likewise, then that
--- member's oldest job; the server and the member are marked served.
-local function take_fair(cands, left)
-  local guild_oldest, member_oldest = {}, {}
-  local function fits(c) return not left or c.images <= left end
-  for _, c in ipairs(cands) do
-    if fits(c) then
-      local own, m = {c.score, c.member}, c.g .. ':' .. c.u
-      if not guild_oldest[c.g] or before(own, guild_oldest[c.g]) then guild_oldest[c.g] = own end
-      if not member_oldest[m] or before(own, member_oldest[m]) then member_oldest[m] = own end
-    end
-  end
-  local best, best_order = nil, nil
-  for i, c in ipairs(cands) do
-    if fits(c) then
-      local m = c.g .. ':' .. c.u
-      local go, mo = guild_oldest[c.g], member_oldest[m]
-      local order = {served('g:' .. c.g), go[1], go[2], served('u:' .. m), mo[1], mo[2],
-        c.score, c.member}
-      if not best or before(order, best_order) then best, best_order = i, order end
-    end
-  end
-  if not best then return nil end
-  local picked = table.remove(cands, best)
-  local seq = redis.call('INCR', P .. 'fair:seq')
-  redis.call('HSET', SERVED, 'g:' .. picked.g, seq, 'u:' .. picked.g .. ':' .. picked.u, seq)
-  return picked
-end
-
--- Jobs claimed before the `rank`-th job of flow `mine` if flows take turns.
-local function ahead(rank, mine, others)
-  local total = rank
-  for _, other in ipairs(others) do
-    local turns = rank
-    if before(other.order, mine.order) then turns = rank + 1 end
-    total = total + math.min(turns, other.waiting)
-  end
-  return total
-end
-"""
-
 ENQUEUE = r"""
-local id, key, images, source = A[1], A[2], A[3], A[4]
+local id, key, images, steps, source = A[1], A[2], A[3], A[4], A[5]
 local k = jkey(id)
 if redis.call('EXISTS', k) == 0 then
-  if source ~= '' then redis.call('SET', P .. 'source:' .. id, source) end
-  local member = string.format('%012d:%s', redis.call('INCR', P .. 'enqueued'), id)
+  local number = redis.call('INCR', P .. 'enqueued')
+  local member = string.format('%012d:%d:%d:%s', number, images, steps, id)
   local entry = redis.call('XADD', JOBS, '*', 'job', id)
-  redis.call('HSET', k, unpack(A, 5))
+  if source ~= '' then redis.call('SET', P .. 'source:' .. id, source) end
+  redis.call('HSET', k, unpack(A, 6))
   redis.call('HSET', k, 'state', 'queued', 'created_at', NOW, 'queued_at', NOW,
-    'member', member, 'entry', entry, 'batch_key', key, 'images', images,
+    'member', member, 'entry', entry, 'batch_key', key, 'images', images, 'steps', steps,
     'step', '0', 'total_steps', '0', 'gpu_seconds', '0', 'cancel_requested', '0')
-  queue_add(member, key, NOW)
+  queue_add(id, NOW)
+  local guild, user = unpack(redis.call('HMGET', k, 'guild_id', 'user_id'))
+  -- Listings: finished jobs expire JOB_TTL after they finish; twice that is surely gone.
+  for _, list in ipairs({P .. 'jobs:' .. guild, P .. 'jobs:' .. guild .. ':' .. user}) do
+    redis.call('ZADD', list, NOW, member)
+    redis.call('ZREMRANGEBYSCORE', list, '-inf', '(' .. later(-2 * tonumber(JOB_TTL)))
+  end
   event(id, 'queued')
 end
 return job(id)
@@ -256,8 +201,8 @@ return job(id)
 CLAIM = r"""
 local worker, max_images, lease_expires, gave_up = A[1], tonumber(A[2]), later(A[3]), A[4]
 
--- Leases that ran out: the job is canceled if that was asked,
--- failed once its attempts are used up, else queued again at the back.
+-- Leases that ran out: the job is canceled if that was asked, failed once its attempts
+-- are used up, else queued again at the back.
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', LEASES, '-inf', '(' .. NOW)) do
   local entry, max_attempts, cancel =
     unpack(redis.call('HMGET', jkey(id), 'entry', 'max_attempts', 'cancel_requested'))
@@ -271,40 +216,82 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', LEASES, '-inf', '(' .. NOW)) do
   end
 end
 
--- The next job: a fair pick among each waiting member's oldest job.
-local heads = {}
-for _, g in ipairs(redis.call('SMEMBERS', FAIR_GUILDS)) do
-  for _, u in ipairs(redis.call('SMEMBERS', fair_users(g))) do
-    local head = redis.call('ZRANGE', fair_queue(g, u), 0, 0, 'WITHSCORES')
-    table.insert(heads, candidate(head[1], head[2]))
+-- Whether flow a (served, queued time, enqueue number) goes before flow b.
+local function before(a, b)
+  for i = 1, 3 do
+    if a[i] ~= b[i] then return a[i] < b[i] end
   end
-end
-local first = take_fair(heads, nil)
-if not first then return {} end
-local key = first.key
-
--- Companions: fair picks among the 64 oldest jobs with the same batch key, while
--- their images fit.
-local chosen, left, others = {first.member}, max_images - first.images, {}
-for _, found in ipairs(batch_candidates(key, first.member)) do table.insert(others, found) end
-while left > 0 do
-  local companion = take_fair(others, left)
-  if not companion then break end
-  table.insert(chosen, companion.member)
-  left = left - companion.images
+  return false
 end
 
-local claimed = {}
-for _, member in ipairs(chosen) do
+-- A member's oldest queued job (of batch `key` with at most `left` images, if given).
+local function oldest(guild, user, key, left)
+  local set = member_queue(guild, user) .. (key and (':' .. key) or '')
+  local found = redis.call('ZRANGE', set, 0, left and 63 or 0, 'WITHSCORES')
+  for i = 1, #found, 2 do
+    local order, images = parts(found[i])
+    if not left or images <= left then return found[i], tonumber(found[i + 1]), order end
+  end
+  return nil
+end
+
+-- Fair turns (core/store/fairness.py): the server served longest ago, its member served
+-- longest ago, that member's oldest job; ties go to the oldest job. Marks both served.
+local function pick(key, left)
+  local served_guilds, served_users = P .. 'served:guilds', P .. 'served:users'
+  local best_guild, best_flow, best_members
+  for _, guild in ipairs(redis.call('SMEMBERS', P .. 'guilds')) do
+    local members, oldest_job = {}, nil
+    for _, user in ipairs(redis.call('SMEMBERS', P .. 'users:' .. guild)) do
+      local member, score, order = oldest(guild, user, key, left)
+      if member then
+        local seq = tonumber(redis.call('HGET', served_users, guild .. ':' .. user) or 0)
+        table.insert(members, {user = user, member = member, flow = {seq, score, order}})
+        if not oldest_job or before({0, score, order}, oldest_job) then
+          oldest_job = {0, score, order}
+        end
+      end
+    end
+    if oldest_job then
+      oldest_job[1] = tonumber(redis.call('HGET', served_guilds, guild) or 0)
+      if not best_flow or before(oldest_job, best_flow) then
+        best_guild, best_flow, best_members = guild, oldest_job, members
+      end
+    end
+  end
+  if not best_guild then return nil end
+  local choice = best_members[1]
+  for _, candidate in ipairs(best_members) do
+    if before(candidate.flow, choice.flow) then choice = candidate end
+  end
+  local seq = redis.call('INCR', P .. 'served')
+  redis.call('HSET', served_guilds, best_guild, seq)
+  redis.call('HSET', served_users, best_guild .. ':' .. choice.user, seq)
+  return choice.member
+end
+
+local function start(member)
   local id = id_of(member)
   local entry = redis.call('HGET', jkey(id), 'entry')
   local _, attempts = pending(entry)
   redis.call('HSET', jkey(id), 'state', 'running', 'started_at', NOW, 'step', '0')
-  queue_remove(member, key)
+  queue_remove(id)
   redis.call('ZADD', LEASES, lease_expires, id)
   move(entry, 'w:' .. worker, attempts + 1)
   event(id, 'started')
-  table.insert(claimed, job(id))
+  return job(id)
+end
+
+local first = pick(nil, nil)
+if not first then return {} end
+local key = redis.call('HGET', jkey(id_of(first)), 'batch_key')
+local claimed = {start(first)}
+local left = max_images - select(2, parts(first))
+while left > 0 do
+  local companion = pick(key, left)
+  if not companion then break end
+  table.insert(claimed, start(companion))
+  left = left - select(2, parts(companion))
 end
 return claimed
 """
@@ -325,11 +312,17 @@ return 'held'
 """
 
 COMPLETE = r"""
-local id, worker, gpu_seconds = A[1], A[2], A[3]
+local id, worker, gpu_seconds, speed_sample = A[1], A[2], A[3], tonumber(A[4])
 if not owned(id, worker) then return 0 end
 local rk = P .. 'result:' .. id
 redis.call('DEL', rk)
-redis.call('RPUSH', rk, unpack(A, 4))
+redis.call('RPUSH', rk, unpack(A, 5))
+local images, steps = unpack(redis.call('HMGET', jkey(id), 'images', 'steps'))
+if tonumber(gpu_seconds) > 0 then
+  local speed = tonumber(gpu_seconds) / (tonumber(images) * tonumber(steps))
+  redis.call('LPUSH', P .. 'speeds', string.format('%.17g', speed))
+  redis.call('LTRIM', P .. 'speeds', 0, speed_sample - 1)
+end
 redis.call('HSET', jkey(id), 'gpu_seconds', gpu_seconds)
 finish(id, 'done', false)
 return 1
@@ -376,42 +369,100 @@ GET = r"""
 return job(A[1])
 """
 
-POSITION = r"""
-local member, state = unpack(redis.call('HMGET', jkey(A[1]), 'member', 'state'))
-if state ~= 'queued' then return -1 end
-local g, u = owner(member)
-local rank = redis.call('ZRANK', fair_queue(g, u), member)
-
--- Every server and, in this job's server, every member with queued jobs, as flows.
-local guilds, members, my_guild, my_member = {}, {}, nil, nil
-for _, h in ipairs(redis.call('SMEMBERS', FAIR_GUILDS)) do
-  local oldest, waiting = nil, 0
-  for _, v in ipairs(redis.call('SMEMBERS', fair_users(h))) do
-    local q = fair_queue(h, v)
-    local head = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
-    local n = redis.call('ZCARD', q)
-    local head_order = {tonumber(head[2]), head[1]}
-    if not oldest or before(head_order, oldest) then oldest = head_order end
-    waiting = waiting + n
-    if h == g then
-      local flow = {order = {served('u:' .. h .. ':' .. v), head_order[1], head_order[2]}, waiting = n}
-      if v == u then my_member = flow else table.insert(members, flow) end
-    end
+# What fair positions are computed from (in Python, by core/store/fairness.py): the
+# job's rank among its member's queued jobs, every member's flow, every server's turn.
+FLOWS = r"""
+local id = A[1]
+local state, guild, user, member =
+  unpack(redis.call('HMGET', jkey(id), 'state', 'guild_id', 'user_id', 'member'))
+if state ~= 'queued' then return false end
+local members, guilds = {}, {}
+for _, g in ipairs(redis.call('SMEMBERS', P .. 'guilds')) do
+  table.insert(guilds, {g, tonumber(redis.call('HGET', P .. 'served:guilds', g) or 0)})
+  for _, u in ipairs(redis.call('SMEMBERS', P .. 'users:' .. g)) do
+    local set = member_queue(g, u)
+    local head = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
+    local seq = tonumber(redis.call('HGET', P .. 'served:users', g .. ':' .. u) or 0)
+    table.insert(members, {g, u, seq, head[2], parts(head[1]), redis.call('ZCARD', set)})
   end
-  local flow = {order = {served('g:' .. h), oldest[1], oldest[2]}, waiting = waiting}
-  if h == g then my_guild = flow else table.insert(guilds, flow) end
 end
-return ahead(ahead(rank, my_member, members), my_guild, guilds)
+local rank = redis.call('ZRANK', member_queue(guild, user), member)
+return cjson.encode({guild = guild, user = user, rank = rank, members = members, guilds = guilds})
+"""
+
+WORK_AHEAD = r"""
+local member, state = unpack(redis.call('HMGET', jkey(A[1]), 'member', 'state'))
+if state ~= 'queued' then return 0 end
+local work = 0
+local rank = redis.call('ZRANK', QUEUE, member)
+if rank > 0 then
+  for _, before in ipairs(redis.call('ZRANGE', QUEUE, 0, rank - 1)) do
+    local _, images, steps = parts(before)
+    work = work + images * steps
+  end
+end
+for _, id in ipairs(redis.call('ZRANGE', LEASES, 0, -1)) do
+  local images, steps, step = unpack(redis.call('HMGET', jkey(id), 'images', 'steps', 'step'))
+  work = work + tonumber(images) * math.max(tonumber(steps) - tonumber(step), 0)
+end
+return work
+"""
+
+STATS = r"""
+local guild, worker_timeout = A[1], A[2]
+local queued, running = 0, 0
+if guild == '' then
+  queued, running = redis.call('ZCARD', QUEUE), redis.call('ZCARD', LEASES)
+else
+  for _, user in ipairs(redis.call('SMEMBERS', P .. 'users:' .. guild)) do
+    queued = queued + redis.call('ZCARD', member_queue(guild, user))
+  end
+  for _, id in ipairs(redis.call('ZRANGE', LEASES, 0, -1)) do
+    if redis.call('HGET', jkey(id), 'guild_id') == guild then running = running + 1 end
+  end
+end
+local since = '(' .. later(-tonumber(worker_timeout))
+local workers = redis.call('ZCOUNT', P .. 'workers', since, '+inf')
+return {queued, running, workers, redis.call('LRANGE', P .. 'speeds', 0, -1)}
+"""
+
+JOBS_OF = r"""
+local guild, user, limit = A[1], A[2], tonumber(A[3])
+local wanted = {}
+for i = 4, #A do wanted[A[i]] = true end
+local list = P .. 'jobs:' .. guild .. (user ~= '' and (':' .. user) or '')
+local found = {}
+for _, member in ipairs(redis.call('ZREVRANGE', list, 0, 999)) do
+  local id = id_of(member)
+  local state = redis.call('HGET', jkey(id), 'state')
+  if not state then
+    redis.call('ZREM', list, member)  -- finished long ago: its record expired
+  elseif wanted[state] then
+    table.insert(found, job(id))
+    if #found >= limit then break end
+  end
+end
+return found
+"""
+
+WORKER_SEEN = r"""
+redis.call('ZADD', P .. 'workers', NOW, A[1])
+redis.call('ZREMRANGEBYSCORE', P .. 'workers', '-inf', '(' .. later(-tonumber(RETENTION)))
+return 1
 """
 
 SCRIPTS = {
     "enqueue": ENQUEUE,
-    "claim": FAIR + CLAIM,
+    "claim": CLAIM,
     "heartbeat": HEARTBEAT,
     "complete": COMPLETE,
     "fail": FAIL,
     "release": RELEASE,
     "cancel": CANCEL,
     "get": GET,
-    "position": FAIR + POSITION,
+    "flows": FLOWS,
+    "work_ahead": WORK_AHEAD,
+    "stats": STATS,
+    "jobs": JOBS_OF,
+    "worker_seen": WORKER_SEEN,
 }

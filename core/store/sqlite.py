@@ -18,6 +18,7 @@ from pathlib import Path
 import aiosqlite
 
 from core.jobs import GAVE_UP, EventKind, Job, JobEvent, JobParams, JobResult, JobState, NewJob
+from core.store import sqlite_fair
 from core.store.base import (
     DEFAULT_LEASE_SECONDS,
     SPEED_SAMPLE,
@@ -27,7 +28,6 @@ from core.store.base import (
     QueueStats,
     wall_clock,
 )
-from core.store import sqlite_fair
 from core.store.sqlite_schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000

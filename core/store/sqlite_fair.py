@@ -84,7 +84,8 @@ async def _pick(
 def _filter(
     taken: list[str], key: str | None, images_left: int | None
 ) -> tuple[str, tuple[object, ...]]:
-    clauses, args = ["j.state = ?"], [QUEUED]
+    clauses = ["j.state = ?"]
+    args: list[object] = [QUEUED]
     if taken:
         clauses.append(f"j.id NOT IN ({', '.join('?' for _ in taken)})")
         args += taken

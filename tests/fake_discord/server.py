@@ -439,7 +439,7 @@ class FakeDiscord:
         iid, token = snowflake(created_at), secrets.token_urlsafe(48)
         member = {
             "user": user.payload(),
-            "roles": [],
+            "roles": list(user.roles),
             "permissions": str(permissions),
             "flags": 0,
             "joined_at": iso_now(),

@@ -58,6 +58,7 @@ class FakeUser:
     id: str
     name: str
     bot: bool = False
+    roles: list[str] = field(default_factory=list)  # role ids, sent as the member's roles
 
     def payload(self) -> JSON:
         return {

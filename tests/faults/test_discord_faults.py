@@ -42,8 +42,8 @@ async def test_server_errors_are_retried_until_delivered(
 
 
 async def test_an_expired_token_falls_back_to_the_bot_token(stack: Stack) -> None:
-    stack.engine.step_seconds = 0.1
-    interaction = await imagine(stack, steps=20)
+    stack.engine.step_seconds = 0.05
+    interaction = await imagine(stack, steps=100)
     await interaction.wait_original(lambda m: m.content.startswith("Drawing"))
     interaction.expire()  # 401 with code 50027 from now on
     final = await delivered_once(interaction)

@@ -10,7 +10,7 @@ async def test_a_poison_job_fails_clearly_and_the_others_are_served(stack: Stack
     behind = await stack.fake.slash("imagine", {"prompt": "an ordinary apple"})
     served = await behind.wait_original(lambda m: bool(m.attachments), 30)
     failed = await poisoned.wait_original(lambda m: m.content.startswith("This job failed"), 30)
-    assert "The image generator failed on this job" in failed.content
+    assert "the image generator failed on it" in failed.content
     assert not failed.attachments
     assert served.embeds[0]["description"] == "an ordinary apple"
     attempts = [b for b in stack.engine.batches if any(POISON in r.prompt for r in b)]

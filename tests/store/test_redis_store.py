@@ -3,6 +3,7 @@ leases and counts the attempts, finished jobs leave the stream and expire, event
 survive a reconnecting reader and are pruned by age."""
 
 import dataclasses
+import random
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -16,13 +17,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core.jobs import EventKind, JobResult, JobState
 from core.settings import WorkerSettings
-from core.store import open_store
+from core.store import JobStore, open_store
 from core.store.redis import (
     EVENT_RETENTION,
     JOB_TTL_SECONDS,
     PNG_TTL_SECONDS,
     RedisJobStore,
 )
+from core.store.sqlite import SqliteJobStore
 from tests.support.clock import FakeClock
 from tests.support.jobs import new_job
 from tests.support.redis_server import RedisServer, make_certificates
@@ -194,3 +196,48 @@ async def test_tls_with_a_password(tmp_path: Path) -> None:
             with pytest.raises((AuthenticationError, RedisConnectionError)):
                 await client.ping()
             await client.aclose()
+
+
+async def test_claims_positions_and_work_match_sqlite_step_for_step(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """Random traffic from three servers and their members, with batches, retries and
+    jobs given back: both stores hand out the same jobs in the same order."""
+    rng, clock = random.Random(5), FakeClock()
+    sqlite = await SqliteJobStore.open(tmp_path / "jobs.db", clock=clock)
+    redis = await RedisJobStore.open(redis_url, clock=clock, prefix=redis_prefix)
+    stores: tuple[JobStore, JobStore] = (sqlite, redis)
+    queued: list[str] = []
+    for _ in range(300):
+        clock.advance(0.001)  # distinct times: tie-breaks between equal times aside
+        if rng.random() < 0.55:
+            job = new_job(
+                guild=rng.choice((1, 2, 3)),
+                user=rng.choice((10, 11)),
+                count=rng.randint(1, 4),
+                size=rng.choice(((128, 128), (256, 128))),
+            )
+            assert len({(await s.enqueue(job)).id for s in stores}) == 1
+            queued.append(job.id)
+            continue
+        max_images = rng.randint(1, 4)
+        sqlite_ids, redis_ids = (
+            [j.id for j in await s.claim("w", max_images=max_images)] for s in stores
+        )
+        assert redis_ids == sqlite_ids
+        for job_id in sqlite_ids:
+            outcome = rng.choice(("complete", "retry", "release"))
+            for store in stores:
+                if outcome == "complete":
+                    assert await store.complete(job_id, "w", RESULT)
+                elif outcome == "retry":
+                    assert await store.fail(job_id, "w", "engine broke", retry=True)
+                else:
+                    assert await store.release(job_id, "w")
+        for job_id in queued:
+            sqlite_view, redis_view = [
+                (await s.position(job_id), await s.work_ahead(job_id)) for s in stores
+            ]
+            assert redis_view == sqlite_view
+    await sqlite.close()
+    await redis.close()

@@ -1,0 +1,394 @@
+"""/imagine-admin: a server's moderation, for members with Manage Server. /quota: what a
+member has left. Every answer is private, and every command reads and changes the
+server it is used in, and no other."""
+
+# No `from __future__ import annotations`: discord.py reads these annotations at runtime.
+
+import io
+import zoneinfo
+from datetime import timedelta
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import ImagineBot
+from bot.i18n import t
+from bot.moderation import charts, reports, texts
+from bot.moderation import settings as config
+from bot.moderation import words as wordlist
+from bot.moderation.audit import NO_PINGS
+from bot.moderation.quotas import relative_time
+from bot.moderation.settings import Reset, Tier
+
+Interaction = discord.Interaction
+MAX_SIDE = 4096
+Days = app_commands.Range[int, 1, 366]
+
+
+@app_commands.default_permissions(manage_guild=True)  # what Discord shows: a hint only
+@app_commands.guild_only()
+class Admin(
+    commands.GroupCog,
+    group_name="imagine-admin",
+    group_description="Limits, banned words, blocks and usage of image making in this server",
+):
+    tier = app_commands.Group(name="tier", description="Higher limits for members with a role")
+    exempt = app_commands.Group(name="exempt", description="Roles no limit or cap applies to")
+    words = app_commands.Group(name="words", description="Words a prompt may not contain")
+
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+        self.db = bot.moderation.db
+
+    async def interaction_check(self, interaction: Interaction) -> bool:
+        # What we enforce, whatever a server's admins set for the command in Discord:
+        # Manage Server as Discord computed it for this member in this channel.
+        return interaction.guild_id is not None and interaction.permissions.manage_guild
+
+    @app_commands.command(description="Show this server's limits, caps, roles and audit channel")
+    async def settings(self, interaction: Interaction) -> None:
+        await self._show(interaction)
+
+    @app_commands.command(description="Daily images, cooldown and waiting jobs (0 = no limit)")
+    @app_commands.describe(
+        per_member="Images one member may make per day",
+        per_server="Images the whole server may make per day",
+        cooldown="Seconds a member waits between two requests",
+        waiting="Jobs one member may have waiting at once",
+        day="When a day's count starts again",
+        timezone="Time zone of midnight, for calendar days (like Europe/Berlin)",
+    )
+    @app_commands.choices(
+        day=[
+            app_commands.Choice(name="Rolling: the last 24 hours", value=Reset.ROLLING.value),
+            app_commands.Choice(name="Calendar: from midnight", value=Reset.CALENDAR.value),
+        ]
+    )
+    async def limits(
+        self,
+        interaction: Interaction,
+        per_member: app_commands.Range[int, 0, 100_000] | None = None,
+        per_server: app_commands.Range[int, 0, 10_000_000] | None = None,
+        cooldown: app_commands.Range[int, 0, 86_400] | None = None,
+        waiting: app_commands.Range[int, 0, 1000] | None = None,
+        day: str | None = None,
+        timezone: str | None = None,
+    ) -> None:
+        changes: dict[str, object] = {}
+        for name, value in (
+            ("user_daily", per_member),
+            ("guild_daily", per_server),
+            ("cooldown", cooldown),
+            ("max_waiting", waiting),
+        ):
+            if value is not None:
+                changes[name] = value or None  # 0: no limit
+        if day is not None:
+            changes["reset"] = Reset(day).value
+        if timezone is not None:
+            if not _is_zone(timezone):
+                await _say(
+                    interaction, t("admin_bad_timezone", _loc(interaction), timezone=timezone[:50])
+                )
+                return
+            changes["timezone"] = timezone
+        await config.update(self.db, _gid(interaction), **changes)
+        await self._show(interaction, saved=True)
+
+    @limits.autocomplete("timezone")
+    async def _zones(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        found = sorted(z for z in zoneinfo.available_timezones() if current.lower() in z.lower())
+        return [app_commands.Choice(name=zone, value=zone) for zone in found[:25]]
+
+    @app_commands.command(description="Most steps, images and size one request may ask for")
+    @app_commands.describe(
+        steps="Most denoising steps (0 = no cap)",
+        count="Most images per request (0 = no cap)",
+        size="Largest image, as width x height (none = no cap)",
+    )
+    async def caps(
+        self,
+        interaction: Interaction,
+        steps: app_commands.Range[int, 0, 100] | None = None,
+        count: app_commands.Range[int, 0, 4] | None = None,
+        size: str | None = None,
+    ) -> None:
+        changes: dict[str, object] = {}
+        if steps is not None:
+            changes["max_steps"] = steps or None
+        if count is not None:
+            changes["max_count"] = count or None
+        if size is not None:
+            try:
+                changes["max_size"] = _size(size)
+            except ValueError:
+                await _say(interaction, t("admin_bad_size", _loc(interaction)))
+                return
+        await config.update(self.db, _gid(interaction), **changes)
+        await self._show(interaction, saved=True)
+
+    @caps.autocomplete("size")
+    async def _sizes(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        offered = [f"{w}x{h}" for w, h in self.bot.settings.sizes] + ["none"]
+        return [app_commands.Choice(name=s, value=s) for s in offered if current in s][:25]
+
+    @tier.command(name="set", description="Limits for members with this role (0 = no limit)")
+    @app_commands.describe(
+        role="The role",
+        per_member="Images per day (empty: as the server)",
+        cooldown="Seconds between requests (empty: as the server)",
+        waiting="Jobs waiting at once (empty: as the server)",
+    )
+    async def tier_set(
+        self,
+        interaction: Interaction,
+        role: discord.Role,
+        per_member: app_commands.Range[int, 0, 100_000] | None = None,
+        cooldown: app_commands.Range[int, 0, 86_400] | None = None,
+        waiting: app_commands.Range[int, 0, 1000] | None = None,
+    ) -> None:
+        await config.set_tier(
+            self.db, _gid(interaction), Tier(role.id, per_member, cooldown, waiting)
+        )
+        await self._show(interaction, saved=True)
+
+    @tier.command(name="remove", description="Members with this role get the server's limits")
+    @app_commands.describe(role="The role")
+    async def tier_remove(self, interaction: Interaction, role: discord.Role) -> None:
+        if not await config.remove_tier(self.db, _gid(interaction), role.id):
+            await _say(interaction, t("admin_unchanged", _loc(interaction)))
+            return
+        await self._show(interaction, saved=True)
+
+    @exempt.command(name="add", description="No limit or cap applies to members with this role")
+    @app_commands.describe(role="The role")
+    async def exempt_add(self, interaction: Interaction, role: discord.Role) -> None:
+        await self._exempt(interaction, role, True)
+
+    @exempt.command(name="remove", description="Limits and caps apply to this role again")
+    @app_commands.describe(role="The role")
+    async def exempt_remove(self, interaction: Interaction, role: discord.Role) -> None:
+        await self._exempt(interaction, role, False)
+
+    async def _exempt(self, interaction: Interaction, role: discord.Role, exempt: bool) -> None:
+        if not await config.set_exempt(self.db, _gid(interaction), role.id, exempt):
+            await _say(interaction, t("admin_unchanged", _loc(interaction)))
+            return
+        await self._show(interaction, saved=True)
+
+    @words.command(name="add", description="Ban words or phrases in prompts")
+    @app_commands.describe(words="Words or phrases, separated by commas")
+    async def words_add(self, interaction: Interaction, words: str) -> None:
+        locale, guild_id = _loc(interaction), _gid(interaction)
+        wanted = _words_or_none(words)
+        if wanted is None:
+            await _say(interaction, t("admin_words_none", locale))
+            return
+        if any(len(word) > wordlist.MAX_WORD_CHARS for word in wanted):
+            await _say(interaction, t("admin_word_too_long", locale, limit=wordlist.MAX_WORD_CHARS))
+            return
+        if await wordlist.count(self.db, guild_id) + len(wanted) > wordlist.MAX_WORDS:
+            await _say(interaction, t("admin_words_too_many", locale, limit=wordlist.MAX_WORDS))
+            return
+        added = await wordlist.add(self.db, guild_id, wanted)
+        await _say(
+            interaction, t("admin_words_added", locale, count=len(added), words=_listed(added))
+        )
+
+    @words.command(name="remove", description="Allow words again")
+    @app_commands.describe(words="Words or phrases, separated by commas")
+    async def words_remove(self, interaction: Interaction, words: str) -> None:
+        locale = _loc(interaction)
+        wanted = _words_or_none(words)
+        if wanted is None:
+            await _say(interaction, t("admin_words_none", locale))
+            return
+        removed = await wordlist.remove(self.db, _gid(interaction), wanted)
+        await _say(
+            interaction,
+            t("admin_words_removed", locale, count=len(removed), words=_listed(removed)),
+        )
+
+    @words.command(name="list", description="The words this server bans")
+    async def words_list(self, interaction: Interaction) -> None:
+        locale = _loc(interaction)
+        banned = await wordlist.load(self.db, _gid(interaction))
+        if not banned:
+            await _say(interaction, t("admin_words_empty", locale))
+            return
+        text = t("admin_words_list", locale, count=len(banned), words=_listed(banned))
+        if len(text) <= 2000:
+            await _say(interaction, text)
+            return
+        file = discord.File(io.BytesIO("\n".join(banned).encode()), filename="banned-words.txt")
+        await interaction.response.send_message(
+            t("admin_words_list", locale, count=len(banned), words="…"), file=file, ephemeral=True
+        )
+
+    @app_commands.command(description="Stop a member from making images in this server")
+    @app_commands.describe(member="The member")
+    async def block(self, interaction: Interaction, member: discord.User) -> None:
+        at = interaction.created_at.timestamp()
+        done = await config.block(self.db, _gid(interaction), member.id, interaction.user.id, at)
+        key = "admin_blocked" if done else "admin_already_blocked"
+        await _say(interaction, t(key, _loc(interaction), user=member.mention))
+
+    @app_commands.command(description="Let a blocked member make images again")
+    @app_commands.describe(member="The member")
+    async def unblock(self, interaction: Interaction, member: discord.User) -> None:
+        done = await config.unblock(self.db, _gid(interaction), member.id)
+        key = "admin_unblocked" if done else "admin_not_blocked"
+        await _say(interaction, t(key, _loc(interaction), user=member.mention))
+
+    @app_commands.command(description="Members blocked in this server")
+    async def blocked(self, interaction: Interaction) -> None:
+        locale = _loc(interaction)
+        found = await config.blocked(self.db, _gid(interaction))
+        if not found:
+            await _say(interaction, t("admin_blocked_empty", locale))
+            return
+        users = ", ".join(f"<@{row['user_id']}>" for row in found[:100])
+        await _say(interaction, t("admin_blocked_list", locale, count=len(found), users=users))
+
+    @app_commands.command(description="Where every job and refused prompt is posted")
+    @app_commands.describe(channel="The channel (empty: turn the audit log off)")
+    async def audit(
+        self, interaction: Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        # A channel of another server never resolves here: discord.py looks it up in
+        # this server, and the option is refused.
+        channel_id = None if channel is None else channel.id
+        await config.update(self.db, _gid(interaction), audit_channel_id=channel_id)
+        locale = _loc(interaction)
+        if channel is None:
+            await _say(interaction, t("admin_audit_off", locale))
+        else:
+            await _say(interaction, t("admin_audit_set", locale, channel=channel.mention))
+
+    @app_commands.command(description="Images per day and top members, as a chart")
+    @app_commands.describe(days="How many days back (today included)")
+    async def usage(self, interaction: Interaction, days: Days = 30) -> None:
+        locale, guild_id = _loc(interaction), _gid(interaction)
+        server = await config.load(self.db, guild_id)
+        now = self.bot.moderation.clock()
+        found = await reports.usage(self.db, guild_id, days, now, server.timezone)
+        labels = [
+            (self._name(user_id, rank), n) for rank, (user_id, n, _) in enumerate(found.top, 1)
+        ]
+        titles = (
+            t("chart_per_day", locale, timezone=server.timezone),
+            t("chart_top", locale),
+        )
+        png = charts.usage_chart(found.days, labels, titles)
+        file = discord.File(io.BytesIO(png), filename=f"usage-{days}d.png")
+        await interaction.response.send_message(
+            texts.usage_text(found, days, locale),
+            file=file,
+            ephemeral=True,
+            allowed_mentions=NO_PINGS,
+        )
+
+    @app_commands.command(description="Every job of this server as a CSV file")
+    @app_commands.describe(days="How many days back")
+    async def export(self, interaction: Interaction, days: Days = 30) -> None:
+        since = self.bot.moderation.clock() - timedelta(days=days).total_seconds()
+        data = await reports.export_csv(self.db, _gid(interaction), since)
+        file = discord.File(io.BytesIO(data), filename=f"usage-{days}d.csv")
+        await interaction.response.send_message(
+            t("admin_export", _loc(interaction), days=days), file=file, ephemeral=True
+        )
+
+    def _name(self, user_id: int, rank: int) -> str:
+        user = self.bot.get_user(user_id)  # no members intent: known only if seen lately
+        return f"#{rank} {user.display_name}" if user is not None else f"#{rank}"
+
+    async def _show(self, interaction: Interaction, *, saved: bool = False) -> None:
+        locale, guild_id = _loc(interaction), _gid(interaction)
+        text = texts.settings_text(
+            await config.load(self.db, guild_id),
+            await config.tiers(self.db, guild_id),
+            await config.exempt_roles(self.db, guild_id),
+            words=await wordlist.count(self.db, guild_id),
+            blocked=len(await config.blocked(self.db, guild_id)),
+            locale=locale,
+        )
+        if saved:
+            text = t("admin_saved", locale) + "\n" + text
+        await _say(interaction, text)
+
+
+class Quota(commands.Cog):
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(description="How many images you have left today, and when more come")
+    @app_commands.guild_only()
+    async def quota(self, interaction: Interaction) -> None:
+        locale = _loc(interaction)
+        report = await self.bot.moderation.report(interaction)
+        if report.limits is None:
+            await _say(interaction, t("quota_exempt", locale))
+            return
+        lines = [
+            texts.standing_text("quota_mine", report.mine, locale),
+            texts.standing_text("quota_server", report.server, locale),
+            t("quota_day", locale, day=texts.day_text(report.settings, locale)),
+        ]
+        if report.limits.max_waiting is not None:
+            lines.append(
+                t("quota_waiting", locale, count=report.waiting, limit=report.limits.max_waiting)
+            )
+        if report.ready_at is not None and report.ready_at > self.bot.moderation.clock():
+            lines.append(t("mod_cooldown", locale, when=relative_time(report.ready_at)))
+        await _say(interaction, "\n".join(lines))
+
+
+async def _say(interaction: Interaction, text: str) -> None:
+    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+def _gid(interaction: Interaction) -> int:
+    assert interaction.guild_id is not None  # guild_only, and checked in interaction_check
+    return interaction.guild_id
+
+
+def _loc(interaction: Interaction) -> str:
+    return str(interaction.locale)
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _size(text: str) -> str | None:
+    """ "WxH" written plainly, or None for no cap; ValueError if it cannot be read."""
+    if text.strip().lower() in ("none", "0", ""):
+        return None
+    width, _, height = text.lower().replace(" ", "").partition("x")
+    if not (width.isdecimal() and height.isdecimal() and len(width + height) <= 8):
+        raise ValueError(text)
+    if not (0 < int(width) <= MAX_SIDE and 0 < int(height) <= MAX_SIDE):
+        raise ValueError(text)
+    return f"{int(width)}x{int(height)}"
+
+
+def _words_or_none(text: str) -> list[str] | None:
+    return wordlist.parse(text) or None
+
+
+def _listed(found: list[str]) -> str:
+    return ", ".join(f"`{word}`" for word in found) or "-"
+
+
+async def setup(bot: ImagineBot) -> None:
+    await bot.add_cog(Admin(bot))
+    await bot.add_cog(Quota(bot))

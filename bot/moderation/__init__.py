@@ -1,0 +1,140 @@
+"""Moderation a server's staff run from inside Discord: quotas and caps, role tiers and
+exemptions, banned words, blocked members, the audit channel, usage reports.
+
+One object, `Moderation` (the bot's `bot.moderation`), meets the job's path three times:
+- `admit` before a job is queued: refuses it (InvalidRequest, a sentence for the member)
+  or reserves its images, atomically, under the job's id;
+- `release` when an admitted job could not be queued after all;
+- `settle` once the job's outcome is delivered: the reservation is dropped (the ledger's
+  usage row now counts a delivered job's images) and the job is posted to the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import discord
+
+from bot.ledger import Delivery
+from bot.moderation import quotas, settings, words
+from bot.moderation.audit import AuditButton, Auditor
+from bot.moderation.db import ModerationDb
+from core.jobs import InvalidRequest, Job, JobParams, JobState
+from core.store.base import Clock
+
+__all__ = ["AuditButton", "Moderation", "QuotaReport"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QuotaReport:
+    """What `/quota` tells a member about themselves."""
+
+    settings: settings.GuildSettings
+    limits: quotas.Limits | None  # None: exempt
+    mine: quotas.Standing
+    server: quotas.Standing
+    waiting: int
+    ready_at: float | None  # when the cooldown lets them ask again
+
+
+class Moderation:
+    def __init__(self, db: ModerationDb, client: discord.Client, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self.audit = Auditor(db, client)
+
+    @classmethod
+    async def open(
+        cls, path: Path, client: discord.Client, *, clock: Clock = time.time
+    ) -> Moderation:
+        """Opens moderation's tables in the bot's SQLite file (the ledger's)."""
+        moderation = cls(await ModerationDb.open(path), client, clock)
+        await moderation._prune()
+        return moderation
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def admit(self, interaction: discord.Interaction, params: JobParams) -> None:
+        """Raises InvalidRequest if this server does not take this request from this
+        member now; else reserves its images for the job `interaction.id`."""
+        guild_id, user_id = _guild(interaction), interaction.user.id
+        if await settings.is_blocked(self.db, guild_id, user_id):
+            raise InvalidRequest("mod_blocked")
+        await self._check_words(guild_id, user_id, params)
+        server = await settings.load(self.db, guild_id)
+        limits = await self._limits(guild_id, server, role_ids(interaction.user))
+        if limits is not None:
+            quotas.check_caps(server, params)
+        request = quotas.Request(str(interaction.id), guild_id, user_id, params.count)
+        await quotas.reserve(self.db, request, server, limits, self.clock())
+
+    async def release(self, job_id: str) -> None:
+        await quotas.forget(self.db, job_id)
+
+    async def settle(self, delivery: Delivery, job: Job) -> None:
+        """After the job's outcome was delivered (and its delivery closed); never raises."""
+        try:
+            await quotas.forget(self.db, job.id)
+            if job.state is JobState.DONE:
+                self.audit.job_delivered(delivery, job)
+        except Exception:
+            log.exception("Could not settle job %s with moderation", job.id)
+
+    async def report(self, interaction: discord.Interaction) -> QuotaReport:
+        guild_id, user_id, now = _guild(interaction), interaction.user.id, self.clock()
+        server = await settings.load(self.db, guild_id)
+        limits = await self._limits(guild_id, server, role_ids(interaction.user))
+        request = quotas.Request("", guild_id, user_id, 1)
+        user_daily = None if limits is None else limits.user_daily
+        async with self.db.reading() as db:
+            mine = await quotas.standing(db, server, user_daily, now, request, by_user=True)
+            whole = await quotas.standing(
+                db, server, server.guild_daily, now, request, by_user=False
+            )
+            waiting = await quotas.waiting(db, guild_id, user_id, now)
+            ready = None
+            if limits is not None and limits.cooldown is not None:
+                ready = await quotas.cooldown_until(db, guild_id, user_id, limits.cooldown)
+        return QuotaReport(server, limits, mine, whole, waiting, ready)
+
+    async def _limits(
+        self, guild_id: int, server: settings.GuildSettings, roles: set[int]
+    ) -> quotas.Limits | None:
+        if roles & set(await settings.exempt_roles(self.db, guild_id)):
+            return None
+        return quotas.limits_for(server, await settings.tiers(self.db, guild_id), roles)
+
+    async def _check_words(self, guild_id: int, user_id: int, params: JobParams) -> None:
+        banned = words.WordList(await words.load(self.db, guild_id))
+        found = banned.find(params.prompt) + banned.find(params.negative_prompt)
+        if not found:
+            return
+        log.info("Refused a prompt in guild %s from user %s: banned words", guild_id, user_id)
+        self.audit.prompt_refused(guild_id, user_id, params.prompt, list(dict.fromkeys(found)))
+        raise InvalidRequest("mod_refused")
+
+    async def _prune(self) -> None:
+        """Drops reservations that stopped counting (their delivery closed, or the bot
+        stopped before noting one) while the bot was away from settling them."""
+        await self.db.write(
+            "DELETE FROM mod_reservations WHERE job_id IN"
+            " (SELECT job_id FROM deliveries WHERE delivered_at IS NOT NULL)"
+            " OR (at < ? AND job_id NOT IN (SELECT job_id FROM deliveries))",
+            (self.clock() - quotas.ORPHAN_SECONDS,),
+        )
+
+
+def role_ids(user: discord.User | discord.Member) -> set[int]:
+    return {role.id for role in user.roles} if isinstance(user, discord.Member) else set()
+
+
+def _guild(interaction: discord.Interaction) -> int:
+    if interaction.guild_id is None:
+        raise InvalidRequest("guild_only")
+    return interaction.guild_id

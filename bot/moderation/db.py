@@ -1,0 +1,149 @@
+"""Moderation's tables in the bot's own SQLite file (IMAGINE_BOT_DB), beside the ledger's.
+
+Its own connection, in autocommit mode with explicit `BEGIN IMMEDIATE` transactions: a
+quota check and the reservation it allows are one transaction that holds the write lock,
+so two requests (on any connection, in any process) can never both take the last image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from bot.ledger import SCHEMA as LEDGER_SCHEMA
+
+BUSY_TIMEOUT_MS = 30_000
+
+# Every row carries its guild_id and every query filters on it: nothing of one server is
+# visible from another.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS mod_settings (
+    guild_id INTEGER PRIMARY KEY,
+    user_daily INTEGER,
+    guild_daily INTEGER,
+    cooldown REAL,
+    max_waiting INTEGER,
+    max_steps INTEGER,
+    max_count INTEGER,
+    max_size TEXT,
+    reset TEXT NOT NULL DEFAULT 'rolling',
+    timezone TEXT NOT NULL DEFAULT 'UTC',
+    audit_channel_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS mod_tiers (
+    guild_id INTEGER NOT NULL,
+    role_id INTEGER NOT NULL,
+    user_daily INTEGER,
+    cooldown REAL,
+    max_waiting INTEGER,
+    PRIMARY KEY (guild_id, role_id)
+);
+CREATE TABLE IF NOT EXISTS mod_exempt_roles (
+    guild_id INTEGER NOT NULL,
+    role_id INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, role_id)
+);
+CREATE TABLE IF NOT EXISTS mod_blocked (
+    guild_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    blocked_by INTEGER NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (guild_id, user_id)
+);
+CREATE TABLE IF NOT EXISTS mod_words (
+    guild_id INTEGER NOT NULL,
+    word TEXT NOT NULL,
+    PRIMARY KEY (guild_id, word)
+);
+CREATE TABLE IF NOT EXISTS mod_reservations (
+    job_id TEXT PRIMARY KEY,
+    guild_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    images INTEGER NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mod_reservations_by_user ON mod_reservations (guild_id, user_id, at);
+CREATE TABLE IF NOT EXISTS mod_last_job (
+    guild_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (guild_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS usage_by_requester ON usage (guild_id, user_id, requested_at);
+CREATE INDEX IF NOT EXISTS usage_by_request_time ON usage (guild_id, requested_at);
+"""
+
+
+class ModerationDb:
+    """One connection; an asyncio.Lock keeps two coroutines' transactions apart."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> ModerationDb:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await db.execute("PRAGMA journal_mode = WAL")
+        moderation = cls(db)
+        async with moderation.transaction() as tx:
+            # The ledger's tables too: the quotas read its deliveries and usage.
+            for statement in filter(str.strip, (LEDGER_SCHEMA + SCHEMA).split(";")):
+                await tx.execute(statement)
+        return moderation
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection for several reads in a row (each sees the latest commits)."""
+        async with self._lock:
+            yield self._db
+
+    async def all(self, sql: str, args: Iterable[object] = ()) -> list[sqlite3.Row]:
+        async with self._lock:
+            return await rows(self._db, sql, args)
+
+    async def one(self, sql: str, args: Iterable[object] = ()) -> sqlite3.Row | None:
+        found = await self.all(sql, args)
+        return found[0] if found else None
+
+    async def write(self, sql: str, args: Iterable[object] = ()) -> int:
+        """Runs one statement in its own transaction; returns how many rows it changed."""
+        async with self.transaction() as tx:
+            cursor = await tx.execute(sql, tuple(args))
+            return cursor.rowcount
+
+
+async def rows(
+    db: aiosqlite.Connection, sql: str, args: Iterable[object] = ()
+) -> list[sqlite3.Row]:
+    # One call on the connection's thread: no cursor stays open holding a read snapshot.
+    return list(await db.execute_fetchall(sql, tuple(args)))
+
+
+async def row(
+    db: aiosqlite.Connection, sql: str, args: Iterable[object] = ()
+) -> sqlite3.Row | None:
+    found = await rows(db, sql, args)
+    return found[0] if found else None
