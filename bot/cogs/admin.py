@@ -363,7 +363,7 @@ def _loc(interaction: Interaction) -> str:
 
 def _is_zone(name: str) -> bool:
     try:
-        zoneinfo.ZoneInfo(name)
+        config.zone(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return False
     return True

@@ -14,12 +14,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 import aiosqlite
 
 from bot.moderation.db import ModerationDb, row, rows
-from bot.moderation.settings import GuildSettings, Reset, Tier
+from bot.moderation.settings import GuildSettings, Reset, Tier, zone
 from core.jobs import InvalidRequest, JobParams
 
 _N = TypeVar("_N", int, float)
@@ -99,8 +98,9 @@ def window(settings: GuildSettings, now: float) -> tuple[float, float | None]:
     """Where today's count starts, and (calendar days) when it starts again."""
     if settings.reset is Reset.ROLLING:
         return now - DAY, None
-    zone = ZoneInfo(settings.timezone)
-    midnight = datetime.fromtimestamp(now, zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = datetime.fromtimestamp(now, zone(settings.timezone)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
     # Adding a day to an aware datetime keeps the wall clock: the next midnight, DST or not.
     return midnight.timestamp(), (midnight + timedelta(days=1)).timestamp()
 

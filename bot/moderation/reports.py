@@ -8,8 +8,8 @@ import io
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
+from bot.moderation import settings
 from bot.moderation.db import ModerationDb
 
 TOP_USERS = 10
@@ -38,7 +38,7 @@ class Usage:
 
 async def usage(db: ModerationDb, guild_id: int, days: int, now: float, tz: str) -> Usage:
     """The last `days` calendar days (today included) in the server's time zone."""
-    zone = ZoneInfo(tz)
+    zone = settings.zone(tz)
     today = datetime.fromtimestamp(now, zone).date()
     first = today - timedelta(days=days - 1)
     start = datetime(first.year, first.month, first.day, tzinfo=zone).timestamp()

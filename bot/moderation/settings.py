@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from bot.moderation.db import ModerationDb
 
@@ -50,6 +52,12 @@ class Tier:
 
 
 _FIELDS = [field.name for field in dataclasses.fields(GuildSettings)]
+
+
+def zone(name: str) -> tzinfo:
+    """The time zone called `name`. UTC needs no time zone database (a slim container
+    may lack one: then other zones raise ZoneInfoNotFoundError)."""
+    return UTC if name == "UTC" else ZoneInfo(name)
 
 
 async def load(db: ModerationDb, guild_id: int) -> GuildSettings:

@@ -1,8 +1,10 @@
 """Driving /imagine-admin, /quota and /imagine through the fake Discord, for moderation
 tests: two servers, each with a general and an audit channel, roles in the first."""
 
+import asyncio
+import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,3 +161,42 @@ async def accepted(interaction: FakeInteraction) -> bool:
 
 async def delivered(interaction: FakeInteraction) -> FakeMessage:
     return await interaction.wait_original(lambda m: bool(m.attachments), 30)
+
+
+async def eventually(check: Callable[[], bool], seconds: float = 10.0) -> None:
+    """For what the fake Discord does not see (the bot's own database): polls."""
+    async with asyncio.timeout(seconds):
+        while not check():  # noqa: ASYNC110 - a database row has no event to wait on
+            await asyncio.sleep(0.02)
+
+
+def usage_rows(world: World) -> int:
+    """Jobs logged as delivered in the bot's ledger (written just after the edit)."""
+    with sqlite3.connect(world.stack.bot_db) as db:
+        return int(db.execute("SELECT COUNT(*) FROM usage").fetchone()[0])
+
+
+async def configure(
+    world: World,
+    path: str,
+    options: Mapping[str, object] | None = None,
+    *,
+    server: Server | None = None,
+) -> str:
+    """A moderator's command, once answered (what it changes is in place by then)."""
+    return await answer(await admin(world, path, options, server=server))
+
+
+async def settled(world: World) -> None:
+    """Waits until every job's delivery is closed in the ledger (just after its last edit):
+    from then on, quotas count its images as used, or as given back."""
+
+    def open_deliveries() -> int:
+        with sqlite3.connect(world.stack.bot_db) as db:
+            return int(
+                db.execute("SELECT COUNT(*) FROM deliveries WHERE delivered_at IS NULL").fetchone()[
+                    0
+                ]
+            )
+
+    await eventually(lambda: open_deliveries() == 0)

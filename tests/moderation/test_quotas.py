@@ -12,8 +12,10 @@ from tests.moderation.helpers import (
     accepted,
     admin,
     answer,
+    configure,
     delivered,
     imagine,
+    settled,
 )
 from tests.support.engines import POISON
 
@@ -103,6 +105,7 @@ async def test_jobs_waiting_at_once(world: World) -> None:
     refused = await answer(await imagine(world, "fast"))
     assert refused.startswith("You have 1 job(s) waiting; this server allows 1 at once.")
     await delivered(slow)
+    await settled(world)
     world.stack.engine.step_seconds = 0.0
     assert await accepted(await imagine(world, "fast"))
 
@@ -111,11 +114,13 @@ async def test_failed_and_canceled_jobs_give_their_images_back(world: World) -> 
     await set_limits(world, per_member=2)
     failing = await imagine(world, f"a {POISON} prompt", count=2)
     await failing.wait_original(lambda m: m.content.startswith("This job failed"), 30)
+    await settled(world)
     world.stack.engine.step_seconds = 0.05
     slow = await imagine(world, "slow", count=2, steps=100)
     status = await slow.wait_original(lambda m: m.content.startswith("Drawing: step"), 30)
     await world.fake.click(status, f"img:cancel:{slow.id}")
     await slow.wait_original(lambda m: m.content == "This job was canceled.", 30)
+    await settled(world)
     world.stack.engine.step_seconds = 0.0
     await delivered(await imagine(world, "kept", count=2))
     assert not await accepted(await imagine(world, "over"))
@@ -149,7 +154,7 @@ async def test_a_tier_raises_a_roles_limits_and_an_exempt_role_has_none(world: W
     for _ in range(3):
         assert await accepted(await imagine(world, "patronage", user=patron))
     assert "3 images for today" in await answer(await imagine(world, "more", user=patron))
-    await admin(world, "exempt add", {"role": world.staff})
+    await configure(world, "exempt add", {"role": world.staff})
     staff = world.fake.add_user("staff")
     staff.roles.append(world.staff.id)
     for _ in range(3):
@@ -165,6 +170,7 @@ async def test_a_tier_raises_a_roles_limits_and_an_exempt_role_has_none(world: W
 async def test_quota_tells_a_member_what_is_left_and_when_more_comes(world: World) -> None:
     await set_limits(world, per_member=5, per_server=100, waiting=3)
     await delivered(await imagine(world, "two", count=2))
+    await settled(world)
     shown = await answer(await world.fake.slash("quota"))
     lines = shown.splitlines()
     assert lines[0].startswith("Your images today: 2 of 5, 3 left. More free up <t:")

@@ -5,9 +5,14 @@ import time
 import pytest
 
 from bot.moderation.words import WordList, canonical, parse
-from tests.moderation.helpers import World, accepted, admin, answer, imagine
+from tests.moderation.helpers import World, accepted, admin, answer, configure, imagine
 
 REFUSED = "This prompt can't be used in this server. Please describe something else."
+
+
+def fullwidth(text: str) -> str:
+    """ASCII letters as their full-width forms (U+FF01..U+FF5E)."""
+    return "".join(chr(ord(c) + 0xFEE0) for c in text)
 
 
 def banned(*words: str) -> WordList:
@@ -20,14 +25,14 @@ def banned(*words: str) -> WordList:
         "a nude statue",  # as written
         "a NUDE statue",  # case
         "a Nude statue",
-        "a ｎｕｄｅ statue",  # full-width letters
-        "a ＮＵＤＥ statue",
+        f"a {fullwidth('nude')} statue",  # full-width letters
+        f"a {fullwidth('NUDE')} statue",
         "a nüde statue",  # an accent added
         "a nu\u0301de statue",  # a combining accent
         "a nu\u200bde statue",  # a zero-width space inside the word
         "a statue, nude.",  # punctuation around it
         "nude_statue",  # an underscore is no letter
-        "𝐧𝐮𝐝𝐞 statue",  # mathematical bold letters (NFKC)
+        "\U0001d427\U0001d42e\U0001d41d\U0001d41e statue",  # mathematical bold letters
     ],
 )
 def test_variants_of_a_banned_word_are_found(prompt: str) -> None:
@@ -62,14 +67,15 @@ def test_chinese_and_japanese_match_inside_text_without_spaces() -> None:
 
 def test_matching_stays_linear_on_hostile_input() -> None:
     words = banned(*(f"word{i}" for i in range(500)), "a a a a a a a a b")
-    hostile = "a " * 5000 + "ａ" * 5000
+    hostile = "a " * 5000 + fullwidth("a") * 5000
     started = time.perf_counter()
     assert words.find(hostile) == []
     assert time.perf_counter() - started < 1.0
 
 
 def test_moderators_type_words_separated_by_commas() -> None:
-    assert parse("Nude, gore\nＧＯＲＥ，血腥、  , ") == ["nude", "gore", "血腥"]
+    typed = f"Nude, gore\n{fullwidth('GORE')}\uff0c血腥\u3001  , "  # full-width, ideographic commas
+    assert parse(typed) == ["nude", "gore", "血腥"]
 
 
 async def test_banned_words_are_added_listed_removed_and_refuse_prompts(world: World) -> None:
@@ -79,7 +85,7 @@ async def test_banned_words_are_added_listed_removed_and_refuse_prompts(world: W
     assert again == "Banned 0 new word(s): -"
     listed = await answer(await admin(world, "words list"))
     assert listed == "Banned words (2): `blood bath`, `nude`"
-    for prompt in ("a ｎｕｄｅ figure", "A Blood Bath", "nüde"):
+    for prompt in (f"a {fullwidth('nude')} figure", "A Blood Bath", "nüde"):
         assert await answer(await imagine(world, prompt)) == REFUSED
     refused = await imagine(world, "a figure", negative_prompt="not nude")
     assert await answer(refused) == REFUSED
@@ -96,8 +102,8 @@ async def test_a_new_server_bans_nothing_and_empty_input_is_refused(world: World
 
 
 async def test_a_refused_prompt_is_logged_for_moderators(world: World) -> None:
-    await admin(world, "audit", {"channel": world.a.audit})
-    await admin(world, "words add", {"words": "gore"})
+    await configure(world, "audit", {"channel": world.a.audit})
+    await configure(world, "words add", {"words": "gore"})
     offender = world.fake.add_user("offender")
     assert await answer(await imagine(world, "so much GORE", user=offender)) == REFUSED
     [post] = await world.fake.wait_for(lambda: world.fake.messages(world.a.audit))
