@@ -1,3 +1,6 @@
+import os
+import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,3 +35,22 @@ async def _reap_processes() -> AsyncIterator[None]:
     """Kills what a failed test left running, so no process outlives its test."""
     yield
     await processes.kill_leftovers()
+
+
+_exit_status = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _exit_status
+    _exit_status = exitstatus
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A failed test can leave a database connection open, and aiosqlite's worker thread
+    would then keep the interpreter from ever exiting: a hung CI run instead of a red
+    one. Once the report is printed, leave at once with pytest's own exit status."""
+    leftovers = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if any(not t.daemon for t in leftovers):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status)
