@@ -98,7 +98,7 @@ class ImagineBot(commands.Bot):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._delivery_task
         if hasattr(self, "moderation"):
-            await self.moderation.audit.wait_idle()  # posts under way need the connection
+            await self.moderation.audit.close()  # posts under way need the connection
         await super().close()
         if hasattr(self, "moderation"):
             await self.moderation.close()

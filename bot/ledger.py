@@ -105,16 +105,15 @@ class Ledger:
         await self._db.commit()
 
     async def get(self, job_id: str) -> Delivery | None:
-        async with self._db.execute("SELECT * FROM deliveries WHERE job_id = ?", (job_id,)) as c:
-            row = await c.fetchone()
-        return None if row is None else Delivery(**dict(row))
+        rows = await self._read("SELECT * FROM deliveries WHERE job_id = ?", (job_id,))
+        return Delivery(**dict(rows[0])) if rows else None
 
     async def pending(self) -> list[Delivery]:
         """Deliveries not made yet, oldest first."""
-        async with self._db.execute(
+        rows = await self._read(
             "SELECT * FROM deliveries WHERE delivered_at IS NULL ORDER BY created_at"
-        ) as cursor:
-            return [Delivery(**dict(row)) for row in await cursor.fetchall()]
+        )
+        return [Delivery(**dict(row)) for row in rows]
 
     async def set_status_message(self, job_id: str, message_id: int) -> None:
         await self._db.execute(
@@ -154,9 +153,14 @@ class Ledger:
         await self._db.commit()
 
     async def cursor(self) -> int | None:
-        async with self._db.execute("SELECT seq FROM cursor WHERE name = 'events'") as c:
-            row = await c.fetchone()
-        return None if row is None else int(row[0])
+        rows = await self._read("SELECT seq FROM cursor WHERE name = 'events'")
+        return int(rows[0][0]) if rows else None
+
+    async def _read(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        # One call on the connection's thread: a cursor left open across an await holds a
+        # read snapshot, and a write from another coroutine on this connection then fails
+        # at once ("database is locked") if moderation's connection wrote in between.
+        return list(await self._db.execute_fetchall(sql, args))
 
     async def save_cursor(self, seq: int) -> None:
         await self._db.execute(

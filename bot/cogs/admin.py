@@ -85,7 +85,10 @@ class Admin(
             if value is not None:
                 changes[name] = value or None  # 0: no limit
         if day is not None:
-            changes["reset"] = Reset(day).value
+            if day not in set(Reset):  # Discord offers only the choices; a client may not
+                await _say(interaction, t("bad_options", _loc(interaction)))
+                return
+            changes["reset"] = day
         if timezone is not None:
             if not _is_zone(timezone):
                 await _say(

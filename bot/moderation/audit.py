@@ -76,10 +76,13 @@ class Auditor:
     def prompt_refused(self, guild_id: int, user_id: int, prompt: str, found: list[str]) -> None:
         self._spawn(self._post_refusal(guild_id, user_id, prompt, found), guild_id)
 
-    async def wait_idle(self) -> None:
-        """Waits for posts under way (the bot closing, or a test)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def close(self, grace: float = 5.0) -> None:
+        """The bot is closing: posts under way get `grace` seconds, then are dropped."""
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _spawn(self, post: Coroutine[Any, Any, None], guild_id: int) -> None:
         task = asyncio.create_task(self._safely(post, guild_id))

@@ -155,8 +155,11 @@ async def _check_guild(
 def _check_fits(standing: Standing, images: int, key: str) -> None:
     assert standing.limit is not None
     assert standing.left is not None
+    if images > standing.limit:  # more than a whole day's worth: no wait would help
+        raise InvalidRequest("mod_cap_count", limit=standing.limit)
     if images > standing.left:
-        when = relative_time(standing.frees_at) if standing.frees_at else "?"
+        assert standing.frees_at is not None  # some images are used, so some free up
+        when = relative_time(standing.frees_at)
         raise InvalidRequest(key, left=standing.left, limit=standing.limit, count=images, when=when)
 
 

@@ -170,3 +170,17 @@ async def test_settings_keep_their_values_per_server(tmp_path: Path) -> None:
             await settings.update(db, GUILD, **{"user_daily = 1; --": 1})
     finally:
         await db.close()
+
+
+async def test_asking_for_more_than_a_whole_days_images_says_the_most_one_may_ask(
+    tmp_path: Path,
+) -> None:
+    db = await ModerationDb.open(tmp_path / "bot.db")
+    try:
+        with pytest.raises(InvalidRequest) as refused:
+            await quotas.reserve(
+                db, request("big", images=4), GuildSettings(), Limits(2, None, None), NOW
+            )
+        assert (refused.value.key, refused.value.values) == ("mod_cap_count", {"limit": 2})
+    finally:
+        await db.close()

@@ -71,9 +71,14 @@ async def test_calendar_days_start_at_midnight_in_the_servers_time_zone(world: W
     assert await accepted(await imagine(world, "dusk"))
 
 
-async def test_a_time_zone_must_exist(world: World) -> None:
+async def test_a_time_zone_must_exist_and_a_day_be_one_of_the_choices(world: World) -> None:
     refused = await answer(await admin(world, "limits", {"timezone": "Mars/Olympus"}))
     assert refused.startswith("Mars/Olympus is not a time zone I know")
+    refused = await answer(await admin(world, "limits", {"timezone": "../../etc/passwd"}))
+    assert refused.startswith("../../etc/passwd is not a time zone I know")
+    forged = await answer(await admin(world, "limits", {"day": "weekly"}))
+    assert forged.startswith("Some options of this command were not understood")
+    assert "a day is the last 24 hours" in await answer(await admin(world, "settings"))
 
 
 async def test_the_whole_server_shares_its_daily_images(world: World) -> None:
