@@ -26,17 +26,25 @@ def test_every_message_exists_in_every_language_with_the_same_placeholders(
         assert placeholders(other[key]) == placeholders(template), key
 
 
-def texts_of(command: app_commands.Command[object, ..., object]) -> set[str]:  # type: ignore[type-var]
+def texts_of(command: app_commands.Command | app_commands.Group) -> set[str]:  # type: ignore[type-arg]
+    """Every name and description Discord shows for a command or a group, choices included."""
     texts = {command.name, command.description}
+    if isinstance(command, app_commands.Group):
+        for child in command.commands:
+            texts |= texts_of(child)
+        return texts
     for parameter in command.parameters:
         texts |= {parameter.name, parameter.description}
+        texts |= {choice.name for choice in parameter.choices}
     return texts
 
 
 @pytest.mark.parametrize("locale", LANGUAGES)
 async def test_every_command_text_is_translated(stack: Stack, locale: str) -> None:
-    for command in stack.bot.tree.get_commands():
-        assert isinstance(command, app_commands.Command)
+    commands = stack.bot.tree.get_commands()
+    assert {c.name for c in commands} >= {"imagine", "queue", "history", "quota", "imagine-admin"}
+    for command in commands:
+        assert isinstance(command, app_commands.Command | app_commands.Group)
         missing = texts_of(command) - set(COMMANDS[locale])
         assert missing == set(), f"{command.name}: {missing}"
 
