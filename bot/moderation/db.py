@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
 
 from bot.ledger import SCHEMA as LEDGER_SCHEMA
+from core.sqlite_tx import immediate
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -103,16 +104,8 @@ class ModerationDb:
     async def close(self) -> None:
         await self._db.close()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
+    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        return immediate(self._db, self._lock)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:

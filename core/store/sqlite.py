@@ -10,14 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict
 from pathlib import Path
 
 import aiosqlite
 
 from core.jobs import GAVE_UP, EventKind, Job, JobEvent, JobParams, JobResult, JobState, NewJob
+from core.sqlite_tx import immediate
 from core.store import sqlite_fair
 from core.store.base import (
     DEFAULT_LEASE_SECONDS,
@@ -65,16 +66,8 @@ class SqliteJobStore:
     async def close(self) -> None:
         await self._db.close()
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._write_lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        return immediate(self._db, self._write_lock)
 
     async def _migrate(self) -> None:
         async with self._transaction() as db:
