@@ -105,10 +105,30 @@ MESSAGES: dict[str, dict[str, str]] = {
             "**Images per day**: {user_daily} per member, {guild_daily} for the server; {day}\n"
             "**Cooldown**: {cooldown} · **Jobs waiting per member**: {waiting}\n"
             "**Caps**: {steps} steps · {count} image(s) per request · size {size}\n"
+            "**Defaults for /imagine**: {defaults}\n"
             "**Tiers**: {tiers}\n"
             "**Exempt roles**: {exempt}\n"
             "**Banned words**: {words} · **Blocked members**: {blocked}\n"
             "**Audit channel**: {audit}"
+        ),
+        "admin_defaults_none": "none set (the bot's own apply)",
+        "admin_default_count": "{count} image(s)",
+        "admin_default_steps": "{steps} steps",
+        "admin_default_guidance": "guidance {guidance}",
+        "admin_default_size": "size {size}",
+        "admin_default_negative": "negative prompt: {text}",
+        "admin_default_lowered": "(set to {value}, which this server does not allow now)",
+        "admin_default_cap_steps": (
+            "A default of {value} steps is over this server's cap of {limit} steps;"
+            " lower the default or raise the cap first."
+        ),
+        "admin_default_cap_count": (
+            "A default of {value} image(s) is over this server's cap of {limit} per request;"
+            " lower the default or raise the cap first."
+        ),
+        "admin_default_cap_size": (
+            "A default size of {size} is over this server's cap of {limit};"
+            " pick a smaller size or raise the cap first."
         ),
         "admin_no_limit": "no limit",
         "admin_seconds": "{seconds} s",

@@ -15,11 +15,13 @@ from discord.ext import commands
 from bot.client import ImagineBot
 from bot.i18n import t
 from bot.moderation import charts, reports, texts
+from bot.moderation import defaults as presets  # not to be confused with the command
 from bot.moderation import settings as config
 from bot.moderation import words as wordlist
 from bot.moderation.audit import NO_PINGS
 from bot.moderation.quotas import relative_time
 from bot.moderation.settings import Reset, Tier
+from core.jobs import SAMPLER_NAMES, SAMPLERS, InvalidRequest
 
 Interaction = discord.Interaction
 MAX_SIDE = 4096
@@ -46,7 +48,9 @@ class Admin(
         # Manage Server as Discord computed it for this member in this channel.
         return interaction.guild_id is not None and interaction.permissions.manage_guild
 
-    @app_commands.command(description="Show this server's limits, caps, roles and audit channel")
+    @app_commands.command(
+        description="Show this server's limits, caps, defaults, roles and audit channel"
+    )
     async def settings(self, interaction: Interaction) -> None:
         await self._show(interaction)
 
@@ -138,6 +142,57 @@ class Admin(
         self, interaction: Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         offered = [f"{w}x{h}" for w, h in self.bot.settings.sizes] + ["none"]
+        return [app_commands.Choice(name=s, value=s) for s in offered if current in s][:25]
+
+    @app_commands.command(description="What /imagine uses for options a member leaves out")
+    @app_commands.describe(
+        count="How many images (1-4)",
+        steps="Denoising steps: more is slower and finer",
+        guidance="How closely to follow the prompt (7-8.5 is typical)",
+        size="Width x height in pixels",
+        sampler="How to denoise: DPM-Solver++ is good at 20-25 steps",
+        negative_prompt="What to keep out of the picture",
+        reset="Clear every default first: the bot's own apply again",
+    )
+    @app_commands.choices(
+        sampler=[app_commands.Choice(name=name, value=key) for key, name in SAMPLER_NAMES.items()]
+    )
+    async def defaults(
+        self,
+        interaction: Interaction,
+        count: app_commands.Range[int, 1, 4] | None = None,
+        steps: app_commands.Range[int, 1, 100] | None = None,
+        guidance: app_commands.Range[float, 0.0, 30.0] | None = None,
+        size: str | None = None,
+        sampler: str | None = None,
+        negative_prompt: str | None = None,
+        reset: bool = False,
+    ) -> None:
+        locale, guild_id = _loc(interaction), _gid(interaction)
+        if sampler is not None and sampler not in SAMPLERS:  # Discord offers only the choices
+            await _say(interaction, t("bad_options", locale))
+            return
+        sizes = self.bot.settings.sizes
+        try:
+            if size is not None:  # stored as the bot writes it
+                size = "x".join(map(str, presets.parse_size(str(size), sizes)))
+            wanted = presets.Defaults(count, steps, guidance, size, sampler, negative_prompt)
+            server = await config.load(self.db, guild_id)
+            presets.check(wanted, server, sizes, self.bot.tokens)
+        except InvalidRequest as refused:
+            await _say(interaction, t(refused.key, locale, **refused.values))
+            return
+        if wanted == presets.Defaults() and not reset:
+            await self._show(interaction)
+            return
+        await presets.save(self.db, guild_id, wanted, reset=reset)
+        await self._show(interaction, saved=True)
+
+    @defaults.autocomplete("size")
+    async def _default_sizes(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        offered = [f"{w}x{h}" for w, h in self.bot.settings.sizes]
         return [app_commands.Choice(name=s, value=s) for s in offered if current in s][:25]
 
     @tier.command(name="set", description="Limits for members with this role (0 = no limit)")
@@ -318,6 +373,11 @@ class Admin(
             await config.exempt_roles(self.db, guild_id),
             words=await wordlist.count(self.db, guild_id),
             blocked=len(await config.blocked(self.db, guild_id)),
+            defaults=texts.defaults_text(
+                await presets.load(self.db, guild_id),
+                await self.bot.moderation.defaults_for(guild_id, self.bot.settings.sizes),
+                locale,
+            ),
             locale=locale,
         )
         if saved:

@@ -12,22 +12,13 @@ from discord.ext import commands
 
 from bot.client import ImagineBot
 from bot.i18n import t
+from bot.moderation.defaults import given, parse_size
 from core.clip_tokens import CONTEXT_LENGTH
-from core.jobs import (
-    DEFAULT_GUIDANCE,
-    DEFAULT_STEPS,
-    MAX_SEED,
-    SAMPLER_NAMES,
-    SAMPLERS,
-    InvalidRequest,
-    JobParams,
-    size_list,
-)
+from core.jobs import MAX_SEED, SAMPLER_NAMES, InvalidRequest, JobParams
 from core.uploads import MAX_UPLOAD_BYTES, read_upload
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SAMPLER = SAMPLERS[0]  # DPM-Solver++: good pictures at 20-25 steps
 DEFAULT_STRENGTH = 0.6
 DOWNLOAD_SECONDS = 2.0  # the answer is due within 3 s of the command
 
@@ -57,29 +48,31 @@ class Imagine(commands.Cog):
         self,
         interaction: discord.Interaction,
         prompt: str,
-        negative_prompt: str = "",
-        count: app_commands.Range[int, 1, 4] = 1,
-        steps: app_commands.Range[int, 1, 100] = DEFAULT_STEPS,
-        guidance: app_commands.Range[float, 0.0, 30.0] = DEFAULT_GUIDANCE,
+        negative_prompt: str | None = None,
+        count: app_commands.Range[int, 1, 4] | None = None,
+        steps: app_commands.Range[int, 1, 100] | None = None,
+        guidance: app_commands.Range[float, 0.0, 30.0] | None = None,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         size: str | None = None,
-        sampler: str = DEFAULT_SAMPLER,
+        sampler: str | None = None,
         image: discord.Attachment | None = None,
         strength: app_commands.Range[float, 0.05, 1.0] = DEFAULT_STRENGTH,
     ) -> None:
         sizes = self.bot.settings.sizes
         try:
-            width, height = sizes[0] if size is None else _parse_size(size, sizes)
+            # Options left out: this server's defaults (moderators set them), else the bot's.
+            base = await self.bot.moderation.defaults_for(interaction.guild_id, sizes)
+            width, height = base.size if size is None else parse_size(str(size), sizes)
             params = JobParams(
                 prompt=prompt,
-                negative_prompt=negative_prompt,
-                count=count,
-                steps=steps,
-                guidance=guidance,
+                negative_prompt=given(negative_prompt, base.negative_prompt),
+                count=given(count, base.count),
+                steps=given(steps, base.steps),
+                guidance=given(guidance, base.guidance),
                 seed=secrets.randbelow(MAX_SEED + 1) if seed is None else seed,
                 width=width,
                 height=height,
-                sampler=sampler,
+                sampler=given(sampler, base.sampler),
                 strength=None if image is None else strength,
             )
             self._check(params)
@@ -116,14 +109,6 @@ async def _download(attachment: discord.Attachment) -> bytes:
     except (TimeoutError, discord.HTTPException):
         raise InvalidRequest("image_download") from None
     return await asyncio.to_thread(read_upload, data)
-
-
-def _parse_size(size: object, sizes: tuple[tuple[int, int], ...]) -> tuple[int, int]:
-    text = str(size)
-    width, _, height = text.lower().partition("x")
-    if len(text) > 11 or not (width.strip().isdecimal() and height.strip().isdecimal()):
-        raise InvalidRequest("bad_size", size=text[:20], offered=size_list(sizes))
-    return int(width), int(height)
 
 
 async def setup(bot: ImagineBot) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import discord
 
 from bot.ledger import Delivery
-from bot.moderation import quotas, settings, words
+from bot.moderation import defaults, quotas, settings, words
 from bot.moderation.audit import AuditButton, Auditor
 from bot.moderation.db import ModerationDb
 from core.jobs import InvalidRequest, Job, JobParams, JobState
@@ -74,6 +74,15 @@ class Moderation:
         request = quotas.Request(str(interaction.id), guild_id, user_id, params.count)
         await quotas.reserve(self.db, request, server, limits, self.clock())
 
+    async def defaults_for(
+        self, guild_id: int | None, sizes: tuple[defaults.Size, ...]
+    ) -> defaults.Resolved:
+        """/imagine's defaults in this server (outside servers: the bot's own)."""
+        if guild_id is None:
+            return defaults.resolve(defaults.Defaults(), settings.GuildSettings(), sizes)
+        saved = await defaults.load(self.db, guild_id)
+        return defaults.resolve(saved, await settings.load(self.db, guild_id), sizes)
+
     async def release(self, job_id: str) -> None:
         await quotas.forget(self.db, job_id)
 
@@ -112,7 +121,10 @@ class Moderation:
 
     async def _check_words(self, guild_id: int, user_id: int, params: JobParams) -> None:
         banned = words.WordList(await words.load(self.db, guild_id))
-        found = banned.find(params.prompt) + banned.find(params.negative_prompt)
+        negative = params.negative_prompt
+        if negative and negative == (await defaults.load(self.db, guild_id)).negative_prompt:
+            negative = ""  # the moderators' own default negative prompt, not the member's
+        found = banned.find(params.prompt) + banned.find(negative)
         if not found:
             return
         log.info("Refused a prompt in guild %s from user %s: banned words", guild_id, user_id)

@@ -77,6 +77,16 @@ CREATE TABLE IF NOT EXISTS mod_last_job (
 );
 CREATE INDEX IF NOT EXISTS usage_by_requester ON usage (guild_id, user_id, requested_at);
 CREATE INDEX IF NOT EXISTS usage_by_request_time ON usage (guild_id, requested_at);
+-- Added after the first release: new tables only, so opening an older file adds them.
+CREATE TABLE IF NOT EXISTS mod_defaults (
+    guild_id INTEGER PRIMARY KEY,
+    count INTEGER,
+    steps INTEGER,
+    guidance REAL,
+    size TEXT,
+    sampler TEXT,
+    negative_prompt TEXT
+);
 """
 
 

@@ -3,10 +3,14 @@ member's quota, a usage summary."""
 
 from __future__ import annotations
 
+import discord
+
 from bot.i18n import t
+from bot.moderation.defaults import Defaults, Resolved
 from bot.moderation.quotas import Standing, relative_time
 from bot.moderation.reports import Usage
 from bot.moderation.settings import GuildSettings, Reset, Tier
+from core.jobs import SAMPLER_NAMES
 
 
 def settings_text(
@@ -14,6 +18,7 @@ def settings_text(
     tiers: list[Tier],
     exempt: list[int],
     *,
+    defaults: str,
     words: int,
     blocked: int,
     locale: str,
@@ -32,12 +37,38 @@ def settings_text(
         steps=limit(server.max_steps),
         count=limit(server.max_count),
         size=server.max_size or t("admin_no_limit", locale),
+        defaults=defaults,
         tiers="; ".join(tier_text(tier, locale) for tier in tiers) or "-",
         exempt=", ".join(f"<@&{role}>" for role in exempt) or "-",
         words=words,
         blocked=blocked,
         audit=f"<#{server.audit_channel_id}>" if server.audit_channel_id else "-",
     )
+
+
+def defaults_text(saved: Defaults, used: Resolved, locale: str) -> str:
+    """The defaults a server set, as in use: one lowered by a cap says so."""
+    size = f"{used.size[0]}x{used.size[1]}"
+    shown = [
+        (saved.count, used.count, t("admin_default_count", locale, count=used.count)),
+        (saved.steps, used.steps, t("admin_default_steps", locale, steps=used.steps)),
+        (
+            saved.guidance,
+            used.guidance,
+            t("admin_default_guidance", locale, guidance=f"{used.guidance:g}"),
+        ),
+        (saved.size, size, t("admin_default_size", locale, size=size)),
+        (saved.sampler, used.sampler, SAMPLER_NAMES.get(used.sampler, used.sampler)),
+    ]
+    parts = [
+        text if value == in_use else text + " " + t("admin_default_lowered", locale, value=value)
+        for value, in_use, text in shown
+        if value is not None
+    ]
+    if saved.negative_prompt is not None:
+        negative = discord.utils.escape_markdown(saved.negative_prompt[:300])
+        parts.append(t("admin_default_negative", locale, text=negative))
+    return " · ".join(parts) or t("admin_defaults_none", locale)
 
 
 def seconds(value: float | None, locale: str) -> str:

@@ -12,6 +12,8 @@ EVERY_COMMAND = [
     ("settings", {}),
     ("limits", {"per_member": 1}),
     ("caps", {"steps": 5}),
+    ("defaults", {"steps": 5, "count": 2}),
+    ("defaults", {"reset": True}),
     ("tier set", {"role": "patron", "per_member": 50}),
     ("tier remove", {"role": "patron"}),
     ("exempt add", {"role": "staff"}),
@@ -61,6 +63,7 @@ async def test_a_member_without_manage_server_is_refused_every_command(
     assert "**Images per day**: no limit per member" in shown
     assert "**Banned words**: 0 · **Blocked members**: 0" in shown
     assert "**Audit channel**: -" in shown
+    assert "**Defaults for /imagine**: none set" in shown
     assert await world.stack.store.head() == 0  # nothing was queued either
     accepted = await imagine(world, "a lighthouse")
     assert (await accepted.wait_callback()).type == 5  # not blocked, no word banned
