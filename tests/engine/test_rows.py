@@ -11,7 +11,16 @@ from worker.engine.rows import batches, bucket_for, bucket_sizes, noise, start_s
 
 @pytest.mark.parametrize(
     ("max_batch", "buckets"),
-    [(1, (1,)), (2, (1, 2)), (4, (1, 2, 4)), (6, (1, 2, 4, 6)), (8, (1, 2, 4, 8))],
+    [
+        (1, (1,)),
+        (2, (1, 2)),
+        (3, (1, 2, 3)),
+        (4, (1, 2, 3, 4)),
+        (6, (1, 2, 3, 4, 6)),
+        (8, (1, 2, 3, 4, 8)),
+        (12, (1, 2, 3, 4, 8, 12)),
+        (16, (1, 2, 3, 4, 8, 16)),
+    ],
 )
 def test_bucket_sizes(max_batch: int, buckets: tuple[int, ...]) -> None:
     assert bucket_sizes(max_batch) == buckets

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -46,7 +47,9 @@ def test_worker_check_tells_alive_from_stale_and_missing(tmp_path: Path) -> None
     beat = Path(env["IMAGINE_HEARTBEAT_FILE"])
     assert run_check(env)[0] == 1  # no worker ever ran
     beat.touch()
-    assert run_check(env) == (0, "The worker is alive (heartbeat 0 s ago).\n")
+    code, text = run_check(env)  # the check's own start-up can take seconds on a busy host
+    assert code == 0
+    assert re.fullmatch(r"The worker is alive \(heartbeat \d+ s ago\)\.\n", text)
     old = time.time() - 120
     os.utime(beat, (old, old))
     code, text = run_check(env)

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from worker.engine.previews import PreviewFn
 from worker.engine.request import (
     SAMPLERS,
     GenerationCanceled,
@@ -26,6 +27,7 @@ __all__ = [
     "Engine",
     "GenerationCanceled",
     "GenerationRequest",
+    "PreviewFn",
     "ProgressFn",
     "build_engine",
 ]
@@ -41,10 +43,14 @@ class Engine(Protocol):
         ...
 
     def generate(
-        self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        progress: ProgressFn | None = None,
+        preview: PreviewFn | None = None,
     ) -> list[npt.NDArray[np.uint8]]:
         """One uint8 array (count, height, width, 3) per request, in order. The requests
-        must share width, height, steps and sampler (ValueError otherwise)."""
+        must share width, height, steps and sampler (ValueError otherwise). `preview`
+        gets (request index, (rows, h/8, w/8, 3) uint8 colours) after every chunk."""
         ...
 
     def count_tokens(self, text: str) -> int:

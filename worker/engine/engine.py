@@ -17,6 +17,7 @@ from worker.engine.init_images import prepare
 from worker.engine.loop import CompiledModel, StepTable, step_table
 from worker.engine.parts import MAX_PROMPT_LENGTH, Parts
 from worker.engine.precision import Precision
+from worker.engine.previews import PreviewFn, latent_preview
 from worker.engine.prompts import PromptEncoder
 from worker.engine.request import (
     GenerationCanceled,
@@ -128,9 +129,13 @@ class KerasEngine:
         self.model.decode(zeros)
 
     def generate(
-        self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        progress: ProgressFn | None = None,
+        preview: PreviewFn | None = None,
     ) -> list[Pixels]:
-        """One (count, height, width, 3) uint8 array per request, in order."""
+        """One (count, height, width, 3) uint8 array per request, in order; `preview`,
+        if given, gets each request's rows of the running batch after every chunk."""
         check_batch(requests, self.sizes)
         for request in requests:
             self._prompts.check(request.prompt, "prompt")
@@ -140,7 +145,7 @@ class KerasEngine:
         steps = plan.schedule.steps
         ticker = _Ticker(sum(steps - min(row.start for row in g) for g in groups), progress)
         ticker.advance(0)
-        pixels = np.concatenate([self._run(group, plan, ticker) for group in groups])
+        pixels = np.concatenate([self._run(group, plan, ticker, preview) for group in groups])
         ends = np.cumsum([request.count for request in requests])
         return np.split(pixels, ends[:-1])
 
@@ -159,7 +164,9 @@ class KerasEngine:
         pixels = prepare(image, width, height)[np.newaxis]
         return np.asarray(self.model.encode_image(tf.constant(pixels))[0])
 
-    def _run(self, rows: list[Row], plan: _Plan, ticker: _Ticker) -> Pixels:
+    def _run(
+        self, rows: list[Row], plan: _Plan, ticker: _Ticker, preview: PreviewFn | None
+    ) -> Pixels:
         """Denoises and decodes one batch of at most max_batch rows."""
         bucket = bucket_for(len(rows), self.buckets)
         pad = bucket - len(rows)
@@ -188,6 +195,8 @@ class KerasEngine:
             self.host_calls += 1
             if not bool(finite):
                 raise FloatingPointError("The latents overflowed (inf or NaN) while sampling.")
+            if preview is not None:
+                _send_previews(rows, np.asarray(x0_prev), preview)
             ticker.advance(count)
         return np.asarray(self.model.decode(x))[: len(rows)]
 
@@ -208,3 +217,11 @@ class KerasEngine:
         negatives = [self._prompts.context(r.negative_prompt, "negative prompt") for r in rows]
         prompts = [self._prompts.context(r.prompt) for r in rows]
         return tf.concat([*negatives, *blank, *prompts, *blank], 0)
+
+
+def _send_previews(rows: list[Row], x0: Latents, preview: PreviewFn) -> None:
+    """The current x0 estimate of each request's rows, as colours (padding dropped)."""
+    colours = latent_preview(x0[: len(rows)])
+    owners = np.array([row.request for row in rows])
+    for request in dict.fromkeys(row.request for row in rows):
+        preview(request, colours[owners == request])

@@ -1,0 +1,60 @@
+"""The stock KerasCV pipeline, given our engine's parts, and timing helpers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from worker.engine import GenerationRequest
+from worker.engine.engine import KerasEngine
+
+PROMPT = "a photograph of an astronaut riding a horse"
+
+
+class Row(NamedTuple):
+    measure: str
+    before: str
+    after: str
+    ratio: str = ""  # before / after for times, after / before for rates
+    target: str = ""
+
+
+class CountingModel:
+    """Stands in for the stock pipeline's UNet and counts its calls (each one is also a
+    host round trip: ``predict_on_batch`` returns NumPy)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.calls = 0
+
+    def predict_on_batch(self, inputs: Any) -> Any:
+        self.calls += 1
+        return self.model.predict_on_batch(inputs)
+
+
+def timed(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def stock_pipeline(engine: KerasEngine, job: GenerationRequest) -> tuple[Any, CountingModel]:
+    """``keras_cv.models.StableDiffusion`` on the engine's parts, precision and XLA
+    setting, warmed for ``job.count`` images."""
+    import keras_cv
+
+    jit = engine.precision.jit_compile
+    stock = keras_cv.models.StableDiffusion(job.width, job.height, jit_compile=jit)
+    parts = engine.model.parts
+    if jit:  # what the stock pipeline does to the parts it builds itself
+        for model in (parts.text_encoder, parts.diffusion_model, parts.decoder):
+            model.compile(jit_compile=True)
+    counter = CountingModel(parts.diffusion_model)
+    stock._text_encoder = parts.text_encoder
+    stock._diffusion_model = counter
+    stock._decoder = parts.decoder
+    stock._tokenizer = parts.tokenizer
+    # Warm the stock side too: its predict functions trace per batch size.
+    stock.text_to_image(PROMPT, batch_size=job.count, num_steps=2)
+    return stock, counter
