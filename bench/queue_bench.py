@@ -1,6 +1,7 @@
 """How fast the job store moves jobs, on SQLite and on Redis, with 1 and 4 workers.
 
-    python -m bench.queue_bench
+    python -m bench.queue_bench [--stores sqlite,redis] [--workers 1,4] [--rounds 3]
+                                [--members 1]
 
 Worker processes do what the worker loop does with a no-op engine: claim (up to 4
 images at once), complete with a tiny result, poll again after IDLE_POLL when the queue
@@ -11,7 +12,9 @@ is empty. This process is the bot: it enqueues and reads the job events.
 - enqueue -> claim p50/p99: jobs enqueued at RATE jobs/s for PACED_SECONDS, from the
   moment the bot calls enqueue until a worker holds the job.
 
-Each figure is the median of ROUNDS runs, each on a fresh store.
+Each figure is the median of `--rounds` runs (ROUNDS by default), each on a fresh store.
+All jobs come from one member of one server unless `--members N` spreads them over N
+members (four to a server), which the fair claims then serve in turns.
 
 Redis runs as a throwaway `redis-server` with the AOF on (`appendfsync everysec`), as
 docs/scaling.md recommends; SQLite is a file in a temporary folder.
@@ -119,8 +122,15 @@ async def wait_done(store: JobStore, cursor: int, count: int) -> int:
     return cursor
 
 
+MEMBERS = [1]  # how many members (four to a server) the jobs come from; set by --members
+
+
 def new_job(n: int) -> NewJob:
-    return NewJob(id=f"bench-{n}", guild_id=1, channel_id=1, user_id=1, params=PARAMS)
+    member = n % MEMBERS[0]
+    guild = 1 + member // 4
+    return NewJob(
+        id=f"bench-{n}", guild_id=guild, channel_id=guild, user_id=1 + member % 4, params=PARAMS
+    )
 
 
 async def burst(store: JobStore, first: int) -> float:
@@ -177,16 +187,16 @@ async def measure(name: str, workers: int) -> tuple[float, float, float]:
     return rate, cuts[49], cuts[98]
 
 
-async def main() -> None:
+async def main(stores: list[str], worker_counts: list[int], rounds: int) -> None:
     print(
-        f"{os.cpu_count()} CPUs; burst of {BURST} jobs; latency at {RATE:.0f} jobs/s offered;"
-        f" each figure the median of {ROUNDS} runs"
+        f"{os.cpu_count()} CPUs; burst of {BURST} jobs from {MEMBERS[0]} member(s);"
+        f" latency at {RATE:.0f} jobs/s offered; each figure the median of {rounds} runs"
     )
     print("| store | workers | jobs/s | enqueue -> claim p50 | p99 |")
     print("|---|---|---|---|---|")
-    for name in ("sqlite", "redis"):
-        for workers in (1, 4):
-            runs = [await measure(name, workers) for _ in range(ROUNDS)]
+    for name in stores:
+        for workers in worker_counts:
+            runs = [await measure(name, workers) for _ in range(rounds)]
             rate, p50, p99 = (statistics.median(figures) for figures in zip(*runs, strict=True))
             print(f"| {name} | {workers} | {rate:.0f} | {p50:.1f} ms | {p99:.1f} ms |", flush=True)
 
@@ -194,8 +204,22 @@ async def main() -> None:
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--worker", nargs=2, metavar=("URL", "NAME"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--stores", default="sqlite,redis", help="comma-separated: sqlite, redis (default both)"
+    )
+    parser.add_argument("--workers", default="1,4", help="worker processes, comma-separated")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="runs per figure (median)")
+    parser.add_argument("--members", type=int, default=1, help="members the jobs come from")
     args = parser.parse_args()
-    asyncio.run(work(*args.worker) if args.worker else main())
+    if args.worker:
+        asyncio.run(work(*args.worker))
+        return
+    stores = args.stores.split(",")
+    if not set(stores) <= {"sqlite", "redis"}:
+        parser.error("--stores: sqlite and/or redis")
+    counts = [int(count) for count in args.workers.split(",")]
+    MEMBERS[0] = max(1, args.members)
+    asyncio.run(main(stores, counts, max(1, args.rounds)))
 
 
 if __name__ == "__main__":

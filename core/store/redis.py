@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import statistics
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, cast
@@ -41,7 +40,7 @@ from core.store.base import (
     Lease,
     QueueStats,
 )
-from core.store.fairness import Flow, ahead_in_round_robin
+from core.store.fairness import Flow, jobs_ahead
 from core.store.sqlite import batch_key
 
 log = logging.getLogger(__name__)
@@ -174,11 +173,19 @@ class RedisJobStore:
         return cast(bytes | None, await self._client.get(f"{self._prefix}source:{job_id}"))
 
     async def position(self, job_id: str) -> int:
-        found = await self._run("flows", job_id)
-        return -1 if not found else _fair_position(json.loads(found))
+        found = await self._run("flows", job_id, "0")
+        return -1 if not found else sum(_jobs_ahead(json.loads(found)).values())
 
     async def work_ahead(self, job_id: str) -> int:
-        return int(await self._run("work_ahead", job_id))
+        found = await self._run("flows", job_id, "1")
+        if not found:
+            return 0
+        flows = json.loads(found)
+        ahead = _jobs_ahead(flows)
+        works = {(guild, user): work for guild, user, *_, work in flows["members"]}
+        assert all(len(works[member]) >= count for member, count in ahead.items())
+        queued = sum(sum(works[member][:count]) for member, count in ahead.items())
+        return int(flows["running"]) + queued
 
     async def stats(self, guild_id: int | None = None) -> QueueStats:
         guild = "" if guild_id is None else str(guild_id)
@@ -239,25 +246,15 @@ class RedisJobStore:
         return [_to_event(entry_id, fields) for entry_id, fields in entries]
 
 
-def _fair_position(found: dict[str, Any]) -> int:
-    """Jobs claimed before this one if servers and members take turns, counted as the
-    SQLite store counts them (core/store/sqlite_fair.py), from the `flows` script."""
+def _jobs_ahead(found: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """How many jobs from the front of each member's queue are claimed before this one,
+    as on SQLite (core/store/fairness.py), from the `flows` script."""
     members = {
         (guild, user): Flow((seq, float(queued_at), order), waiting)
-        for guild, user, seq, queued_at, order, waiting in found["members"]
+        for guild, user, seq, queued_at, order, waiting, *_ in found["members"]
     }
-    by_guild: defaultdict[str, list[Flow]] = defaultdict(list)
-    for (guild, _), flow in members.items():
-        by_guild[guild].append(flow)
-    turns = dict(found["guilds"])
-    guilds = {
-        guild: Flow((turns[guild], *min(f.order[1:] for f in flows)), sum(f.waiting for f in flows))
-        for guild, flows in by_guild.items()
-    }
-    mine_guild, mine_user = found["guild"], found["user"]
-    in_guild = {user: flow for (guild, user), flow in members.items() if guild == mine_guild}
-    rank = ahead_in_round_robin(found["rank"], in_guild.pop(mine_user), in_guild.values())
-    return ahead_in_round_robin(rank, guilds.pop(mine_guild), guilds.values())
+    served = dict(found["guilds"])
+    return jobs_ahead(members, served, (found["guild"], found["user"]), found["rank"])
 
 
 def _seq(entry_id: bytes) -> int:

@@ -369,13 +369,22 @@ GET = r"""
 return job(A[1])
 """
 
-# What fair positions are computed from (in Python, by core/store/fairness.py): the
-# job's rank among its member's queued jobs, every member's flow, every server's turn.
+# What fair positions and the work ahead are computed from (in Python, by
+# core/store/fairness.py): the job's rank among its member's queued jobs, every member's
+# flow, every server's turn. With A[2] == '1' also, for each member, the image-steps of
+# its queued jobs from the front (as many as the job's server has queued: no more can be
+# ahead of it from any one member), and what is left of the running jobs.
 FLOWS = r"""
-local id = A[1]
+local id, with_work = A[1], A[2] == '1'
 local state, guild, user, member =
   unpack(redis.call('HMGET', jkey(id), 'state', 'guild_id', 'user_id', 'member'))
 if state ~= 'queued' then return false end
+local cap = 0
+if with_work then
+  for _, u in ipairs(redis.call('SMEMBERS', P .. 'users:' .. guild)) do
+    cap = cap + redis.call('ZCARD', member_queue(guild, u))
+  end
+end
 local members, guilds = {}, {}
 for _, g in ipairs(redis.call('SMEMBERS', P .. 'guilds')) do
   table.insert(guilds, {g, tonumber(redis.call('HGET', P .. 'served:guilds', g) or 0)})
@@ -383,29 +392,29 @@ for _, g in ipairs(redis.call('SMEMBERS', P .. 'guilds')) do
     local set = member_queue(g, u)
     local head = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
     local seq = tonumber(redis.call('HGET', P .. 'served:users', g .. ':' .. u) or 0)
-    table.insert(members, {g, u, seq, head[2], parts(head[1]), redis.call('ZCARD', set)})
+    local flow = {g, u, seq, head[2], parts(head[1]), redis.call('ZCARD', set)}
+    if with_work then
+      local works = {}
+      for _, queued in ipairs(redis.call('ZRANGE', set, 0, cap - 1)) do
+        local _, images, steps = parts(queued)
+        table.insert(works, images * steps)
+      end
+      table.insert(flow, works)
+    end
+    table.insert(members, flow)
+  end
+end
+local running = 0
+if with_work then
+  for _, leased in ipairs(redis.call('ZRANGE', LEASES, 0, -1)) do
+    local images, steps, step =
+      unpack(redis.call('HMGET', jkey(leased), 'images', 'steps', 'step'))
+    running = running + tonumber(images) * math.max(tonumber(steps) - tonumber(step), 0)
   end
 end
 local rank = redis.call('ZRANK', member_queue(guild, user), member)
-return cjson.encode({guild = guild, user = user, rank = rank, members = members, guilds = guilds})
-"""
-
-WORK_AHEAD = r"""
-local member, state = unpack(redis.call('HMGET', jkey(A[1]), 'member', 'state'))
-if state ~= 'queued' then return 0 end
-local work = 0
-local rank = redis.call('ZRANK', QUEUE, member)
-if rank > 0 then
-  for _, before in ipairs(redis.call('ZRANGE', QUEUE, 0, rank - 1)) do
-    local _, images, steps = parts(before)
-    work = work + images * steps
-  end
-end
-for _, id in ipairs(redis.call('ZRANGE', LEASES, 0, -1)) do
-  local images, steps, step = unpack(redis.call('HMGET', jkey(id), 'images', 'steps', 'step'))
-  work = work + tonumber(images) * math.max(tonumber(steps) - tonumber(step), 0)
-end
-return work
+return cjson.encode({guild = guild, user = user, rank = rank, members = members,
+  guilds = guilds, running = running})
 """
 
 STATS = r"""
@@ -461,7 +470,6 @@ SCRIPTS = {
     "cancel": CANCEL,
     "get": GET,
     "flows": FLOWS,
-    "work_ahead": WORK_AHEAD,
     "stats": STATS,
     "jobs": JOBS_OF,
     "worker_seen": WORKER_SEEN,

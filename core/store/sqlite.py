@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Iterable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from core.store.base import (
     QueueStats,
     wall_clock,
 )
-from core.store.sqlite_schema import MIGRATIONS
+from core.store.sqlite_schema import MIGRATIONS, statements
 
 BUSY_TIMEOUT_MS = 30_000
 EVENT_POLL_SECONDS = 0.05
@@ -69,12 +69,27 @@ class SqliteJobStore:
     def _transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
         return immediate(self._db, self._write_lock)
 
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One snapshot for a read of several statements (a position must not count a
+        queue that a claim changed halfway through): a deferred transaction, which takes
+        no write lock, under the connection's lock so no write of this process lands
+        inside it."""
+        async with self._write_lock:
+            await self._db.execute("BEGIN")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
     async def _migrate(self) -> None:
         async with self._transaction() as db:
             row = await _one(db, "PRAGMA user_version")
             version = int(row[0]) if row else 0
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in filter(str.strip, script.split(";")):
+                for statement in statements(script):
                     await db.execute(statement)
                 await db.execute(f"PRAGMA user_version = {number}")
 
@@ -121,14 +136,22 @@ class SqliteJobStore:
         async with self._transaction() as db:
             await self._expire_leases(db, now)
             ids = await sqlite_fair.claim_order(db, max_images)
-            for job_id in ids:
-                await db.execute(
-                    "UPDATE jobs SET state = ?, lease_owner = ?, lease_expires = ?,"
-                    " attempts = attempts + 1, started_at = ?, step = 0 WHERE id = ?",
-                    (JobState.RUNNING, worker_id, now + lease_seconds, now, job_id),
-                )
-                await _event(db, job_id, EventKind.STARTED, now)
-            return [job for job_id in ids if (job := await _job(db, job_id))]
+            if not ids:
+                return []
+            # Few statements: the write lock is held, other processes wait meanwhile.
+            await db.executemany(
+                "UPDATE jobs SET state = ?, lease_owner = ?, lease_expires = ?,"
+                " attempts = attempts + 1, started_at = ?, step = 0 WHERE id = ?",
+                [(JobState.RUNNING, worker_id, now + lease_seconds, now, i) for i in ids],
+            )
+            await db.executemany(
+                "INSERT INTO events (job_id, kind, at) VALUES (?, ?, ?)",
+                [(job_id, EventKind.STARTED, now) for job_id in ids],
+            )
+            marks = ", ".join("?" for _ in ids)
+            rows = await _all(db, f"SELECT * FROM jobs WHERE id IN ({marks})", ids)
+            claimed = {row["id"]: _to_job(row) for row in rows}
+            return [claimed[job_id] for job_id in ids]
 
     async def _expire_leases(self, db: aiosqlite.Connection, now: float) -> None:
         rows = await _all(
@@ -231,23 +254,12 @@ class SqliteJobStore:
         return None if row is None else bytes(row["png"])
 
     async def position(self, job_id: str) -> int:
-        return await sqlite_fair.position(self._db, job_id)
+        async with self._read() as db:
+            return await sqlite_fair.position(db, job_id)
 
     async def work_ahead(self, job_id: str) -> int:
-        mine = await _job(self._db, job_id)
-        if mine is None or mine.state is not JobState.QUEUED:
-            return 0
-        row = await _one(
-            self._db,
-            "SELECT"
-            " (SELECT COALESCE(SUM(other.images * json_extract(other.params, '$.steps')), 0)"
-            "  FROM jobs AS other, jobs AS me WHERE me.id = ? AND other.state = ?"
-            "  AND (other.queued_at, other.rowid) < (me.queued_at, me.rowid)),"
-            " (SELECT COALESCE(SUM(images * MAX(json_extract(params, '$.steps') - step, 0)), 0)"
-            "  FROM jobs WHERE state = ?)",
-            (job_id, JobState.QUEUED, JobState.RUNNING),
-        )
-        return 0 if row is None else int(row[0]) + int(row[1])
+        async with self._read() as db:
+            return await sqlite_fair.work_ahead(db, job_id)
 
     async def stats(self, guild_id: int | None = None) -> QueueStats:
         now = self._clock()

@@ -1,5 +1,7 @@
 """The SQLite job store's schema, as numbered migrations (PRAGMA user_version)."""
 
+import sqlite3
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE jobs (
@@ -65,4 +67,69 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX jobs_queued_by_member ON jobs (state, guild_id, user_id, queued_at);
     """,
+    # Cheaper fair claims: a claim looks only at the oldest job of each member with queued
+    # jobs (`queued_members`, kept by triggers on every change of a job's state) instead of
+    # grouping the whole queue; old events are pruned by time, the served counter is read
+    # from an index. Nothing reads the queue in one global order any more (work ahead
+    # follows the fair turns), so that index goes. Trigger bodies keep their semicolons
+    # (see `statements`).
+    """
+    CREATE TABLE queued_members (
+        guild_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        waiting INTEGER NOT NULL,
+        PRIMARY KEY (guild_id, user_id)
+    ) WITHOUT ROWID;
+    INSERT INTO queued_members (guild_id, user_id, waiting)
+        SELECT guild_id, user_id, COUNT(*) FROM jobs WHERE state = 'queued'
+        GROUP BY guild_id, user_id;
+    CREATE TRIGGER jobs_queued_added AFTER INSERT ON jobs WHEN NEW.state = 'queued'
+    BEGIN
+        INSERT INTO queued_members (guild_id, user_id, waiting)
+            VALUES (NEW.guild_id, NEW.user_id, 1)
+            ON CONFLICT (guild_id, user_id) DO UPDATE SET waiting = waiting + 1;
+    END;
+    CREATE TRIGGER jobs_queued_again AFTER UPDATE OF state ON jobs
+    WHEN OLD.state <> 'queued' AND NEW.state = 'queued'
+    BEGIN
+        INSERT INTO queued_members (guild_id, user_id, waiting)
+            VALUES (NEW.guild_id, NEW.user_id, 1)
+            ON CONFLICT (guild_id, user_id) DO UPDATE SET waiting = waiting + 1;
+    END;
+    CREATE TRIGGER jobs_queued_left AFTER UPDATE OF state ON jobs
+    WHEN OLD.state = 'queued' AND NEW.state <> 'queued'
+    BEGIN
+        UPDATE queued_members SET waiting = waiting - 1
+            WHERE guild_id = OLD.guild_id AND user_id = OLD.user_id;
+        DELETE FROM queued_members
+            WHERE guild_id = OLD.guild_id AND user_id = OLD.user_id AND waiting <= 0;
+    END;
+    CREATE TRIGGER jobs_queued_deleted AFTER DELETE ON jobs WHEN OLD.state = 'queued'
+    BEGIN
+        UPDATE queued_members SET waiting = waiting - 1
+            WHERE guild_id = OLD.guild_id AND user_id = OLD.user_id;
+        DELETE FROM queued_members
+            WHERE guild_id = OLD.guild_id AND user_id = OLD.user_id AND waiting <= 0;
+    END;
+    CREATE INDEX jobs_queued_by_batch ON jobs (state, guild_id, user_id, batch_key, queued_at);
+    DROP INDEX jobs_queued;
+    CREATE INDEX served_users_seq ON served_users (seq);
+    CREATE INDEX events_at ON events (at);
+    """,
 )
+
+
+def statements(script: str) -> list[str]:
+    """A migration's statements, one by one: split at semicolons, except those inside a
+    statement (a trigger's body)."""
+    found: list[str] = []
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                found.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        raise ValueError(f"incomplete statement in a migration: {pending.strip()}")
+    return found

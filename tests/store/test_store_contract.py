@@ -2,6 +2,7 @@
 
 import asyncio
 import dataclasses
+import random
 
 from core.jobs import GAVE_UP, EventKind, JobResult, JobState
 from core.store import JobStore, Lease
@@ -382,3 +383,90 @@ async def test_a_batch_is_filled_fairly_too(store: JobStore, clock: FakeClock) -
     await store.enqueue(other)
     [batch, *_] = await claim_all(store, max_images=4)
     assert batch == [burst[0].id, other.id, burst[1].id, burst[2].id]
+
+
+async def test_work_ahead_counts_the_jobs_the_fair_order_serves_first(
+    store: JobStore, clock: FakeClock
+) -> None:
+    running = new_job(guild=3, count=2, steps=10)
+    await store.enqueue(running)
+    await store.claim("w", max_images=4)
+    await store.heartbeat(running.id, "w", 6, 10, LEASE)
+    left = 2 * (10 - 6)
+    clock.advance(1)
+    burst = [new_job(guild=1, count=3, steps=4)] + [new_job(guild=1, steps=5) for _ in range(49)]
+    for job in burst:
+        await store.enqueue(job)
+    clock.advance(1)
+    single = new_job(guild=2, count=2, steps=7)
+    await store.enqueue(single)
+    assert await store.position(single.id) == 1
+    # Only server 1's first job goes before server 2's single job, not all fifty.
+    assert await store.work_ahead(single.id) == left + 3 * 4
+    assert await store.work_ahead(burst[0].id) == left
+    assert await store.work_ahead(burst[1].id) == left + 3 * 4 + 2 * 7
+    assert await store.work_ahead(burst[-1].id) == left + 3 * 4 + 2 * 7 + 48 * 5
+
+
+async def test_work_ahead_agrees_with_positions_and_claims(
+    store: JobStore, clock: FakeClock
+) -> None:
+    """Random mixes of servers, members, sizes and step counts, with jobs running, failed
+    back to the end of the queue and given back: ordered by position, each queued job's
+    work ahead is what is left of the running jobs plus exactly the jobs before it, and
+    claims one job at a time then take them in that order."""
+    rng = random.Random(11)
+    work: dict[str, int] = {}
+    running: dict[str, int] = {}  # job id -> image-steps left
+
+    async def enqueue_some(count: int) -> None:
+        for _ in range(count):
+            if rng.random() < 0.7:
+                clock.advance(rng.choice((0.0, 0.5, 1.0)))  # equal times happen too
+            job = new_job(
+                guild=rng.choice((1, 1, 1, 2, 2, 3)),
+                user=rng.choice((10, 10, 11, 12)),
+                count=rng.randint(1, 4),
+                steps=rng.randint(1, 30),
+                size=rng.choice(((128, 128), (256, 128))),
+            )
+            await store.enqueue(job)
+            work[job.id] = job.params.count * job.params.steps
+
+    async def serve_some(claims: int) -> None:
+        for _ in range(claims):
+            for job in await store.claim("w", max_images=rng.randint(1, 4), lease_seconds=1e6):
+                outcome = rng.choice(("run", "complete", "retry", "release"))
+                if outcome == "run":
+                    step = rng.randint(0, job.params.steps)
+                    await store.heartbeat(job.id, "w", step, job.params.steps, 1e6)
+                    running[job.id] = job.params.count * (job.params.steps - step)
+                elif outcome == "complete":
+                    await store.complete(job.id, "w", RESULT)
+                elif outcome == "retry":
+                    clock.advance(0.5)
+                    await store.fail(job.id, "w", "engine broke", retry=True)
+                else:
+                    await store.release(job.id, "w")
+
+    async def check() -> list[str]:
+        jobs = [await store.get(job_id) for job_id in work]
+        queued = [job.id for job in jobs if job is not None and job.state is JobState.QUEUED]
+        positions = {job_id: await store.position(job_id) for job_id in queued}
+        ahead = {job_id: await store.work_ahead(job_id) for job_id in queued}
+        in_order = sorted(queued, key=positions.__getitem__)
+        assert [positions[job_id] for job_id in in_order] == list(range(len(queued)))
+        assert sorted(queued, key=ahead.__getitem__) == in_order
+        expected = sum(running.values())
+        for job_id in in_order:
+            assert ahead[job_id] == expected, f"position {positions[job_id]}"
+            expected += work[job_id]
+        return in_order
+
+    for claims in (0, 3, 5, 8):
+        await enqueue_some(25)
+        await serve_some(claims)
+        await check()
+    in_order = await check()
+    claimed = [job.id for _ in in_order for job in await store.claim("w", lease_seconds=1e6)]
+    assert claimed == in_order
