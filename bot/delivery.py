@@ -58,6 +58,7 @@ class Deliverer:
         self._store = store
         self._ledger = ledger
         self._last_edit: dict[str, float] = {}
+        self._previewed: dict[str, int] = {}  # job id -> step of the preview on show
         self._dirty: set[str] = set()
         self._announcing: set[str] = set()
         self._lock = asyncio.Lock()  # one sync at a time: the cog and the loop both call it
@@ -169,7 +170,21 @@ class Deliverer:
             return
         self._dirty.discard(job.id)
         self._last_edit[job.id] = time.monotonic()
-        await self._edit(delivery, content=await self.status_text(job), view=status_view(job))
+        content, view = await self.status_text(job), status_view(job)
+        await self._edit(delivery, content=content, view=view, **await self._preview(job))
+
+    async def _preview(self, job: Job) -> dict[str, Any]:
+        """The attachment change for a status edit: a newer preview while running, none
+        once the job is back in the queue (its worker was lost), else no change."""
+        if job.state is not JobState.RUNNING:
+            shown = self._previewed.pop(job.id, None)
+            return {} if shown is None else {"attachments": []}
+        preview = await self._store.preview(job.id)
+        if preview is None or preview.step <= self._previewed.get(job.id, -1):
+            return {}
+        self._previewed[job.id] = preview.step
+        name = f"preview-{job.id}.webp"
+        return {"attachments": [discord.File(io.BytesIO(preview.image), filename=name)]}
 
     async def _finish(self, delivery: Delivery, job: Job) -> None:
         if job.state is JobState.DONE:
@@ -179,7 +194,7 @@ class Deliverer:
                 text = t("canceled", job.locale)
             else:
                 text = failure_text(job.error, job.locale)
-            await self._edit(delivery, content=text, view=None)
+            await self._edit(delivery, content=text, view=None, attachments=[])  # no preview
         usage = job if job.state is JobState.DONE else None
         await self._ledger.mark_delivered(job.id, time.time(), usage=usage)
         if self._after_finish is not None:  # moderation: settle the quota, post to audit
@@ -187,6 +202,7 @@ class Deliverer:
         metrics.DELIVERIES.labels(job.state.value).inc()
         self._dirty.discard(job.id)
         self._last_edit.pop(job.id, None)
+        self._previewed.pop(job.id, None)
 
     async def _deliver_result(self, delivery: Delivery, job: Job) -> None:
         result = await self._store.result(job.id)

@@ -25,6 +25,17 @@ def make_grid(images: np.ndarray) -> Image.Image:
     return grid
 
 
+PREVIEW_SCALE = 4  # latent cells are 8x8 pixels; half the final size reads well in a chat
+
+
+def encode_preview(colours: np.ndarray) -> bytes:
+    """A progress preview: (n, h/8, w/8, 3) uint8 latent colours as a small WebP grid,
+    smoothly upscaled (a 2x2 grid of 512x512 images is about 10 KB)."""
+    grid = make_grid(colours)
+    size = (grid.width * PREVIEW_SCALE, grid.height * PREVIEW_SCALE)
+    return _encode(grid.resize(size, Image.Resampling.BILINEAR), "WEBP", 70)
+
+
 def encode_png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=False, compress_level=6)

@@ -84,6 +84,7 @@ class WorkerSettings(CommonSettings):
     worker_id: str = Field("", alias="IMAGINE_WORKER_ID")
     lease_seconds: float = Field(60.0, gt=1, alias="IMAGINE_LEASE_SECONDS")
     heartbeat_file: Path = Field(Path("data/worker.heartbeat"), alias="IMAGINE_HEARTBEAT_FILE")
+    preview_seconds: float = Field(3.0, ge=0, alias="IMAGINE_PREVIEW_SECONDS")
 
     @field_validator("weights")
     @classmethod

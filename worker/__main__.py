@@ -56,6 +56,7 @@ async def serve(settings: WorkerSettings, engine: EngineLike) -> None:
         max_images=settings.max_batch_images,
         lease_seconds=settings.lease_seconds,
         heartbeat_file=settings.heartbeat_file,
+        preview_seconds=settings.preview_seconds,
     )
     try:
         await worker.run(stop)

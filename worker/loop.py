@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -17,10 +18,11 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from core.images import encode_pngs
+from core.images import encode_pngs, encode_preview
 from core.jobs import ENGINE_FAILED, Job, JobResult
 from core.store import JobStore, Lease
 from worker import metrics
+from worker.engine.previews import PreviewFn
 from worker.engine.request import GenerationCanceled, GenerationRequest, ProgressFn
 
 log = logging.getLogger(__name__)
@@ -33,23 +35,48 @@ class EngineLike(Protocol):
     """The part of worker.engine.Engine the loop needs; tests plug in a small one."""
 
     def generate(
-        self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        progress: ProgressFn | None = None,
+        preview: PreviewFn | None = None,
     ) -> list[npt.NDArray[np.uint8]]: ...
 
 
 class _Progress:
-    """Shared between the engine's thread and the loop: the latest step, and whether to go on."""
+    """Shared between the engine's thread and the loop: the latest step, whether to go on,
+    and the previews not yet sent (job id -> (step, image))."""
 
-    def __init__(self, stop: asyncio.Event) -> None:
+    def __init__(self, stop: asyncio.Event, job_ids: list[str], preview_seconds: float) -> None:
         self.done, self.total = 0, 0
         self.changed = threading.Event()
         self.abandon = False  # every job in the batch was canceled or lost
         self._stop = stop
+        self._preview_seconds = preview_seconds
+        self._job_ids = job_ids  # the engine's request index -> job id
+        self._previews: dict[str, tuple[int, bytes]] = {}
+        self._previewed: dict[str, float] = {}  # job id -> monotonic time
+        self._lock = threading.Lock()
 
     def __call__(self, done: int, total: int) -> bool:
         self.done, self.total = done, total
         self.changed.set()
         return not (self.abandon or self._stop.is_set())
+
+    def preview(self, request: int, colours: npt.NDArray[np.uint8]) -> None:
+        """Runs in the engine's thread after each chunk; encodes at most one preview per
+        job per `preview_seconds`, so a fast GPU does not flood the store or Discord."""
+        job_id, now = self._job_ids[request], time.monotonic()
+        if now - self._previewed.get(job_id, -math.inf) < self._preview_seconds:
+            return
+        self._previewed[job_id] = now
+        image = encode_preview(colours)
+        with self._lock:
+            self._previews[job_id] = (self.done, image)  # reported just before
+
+    def take_previews(self) -> dict[str, tuple[int, bytes]]:
+        with self._lock:
+            taken, self._previews = self._previews, {}
+        return taken
 
 
 class Worker:
@@ -62,8 +89,10 @@ class Worker:
         max_images: int,
         lease_seconds: float,
         heartbeat_file: Path | None = None,
+        preview_seconds: float = 0.0,
     ) -> None:
         self._store = store
+        self._preview_seconds = preview_seconds  # 0: no previews
         self._engine = engine
         self.worker_id = worker_id
         self._max_images = max_images
@@ -86,11 +115,12 @@ class Worker:
         log.info("Worker %s stopped", self.worker_id)
 
     async def run_batch(self, jobs: list[Job], stop: asyncio.Event) -> None:
-        progress = _Progress(stop)
+        progress = _Progress(stop, [job.id for job in jobs], self._preview_seconds)
         requests = [await self._request(job) for job in jobs]
         started = time.monotonic()
+        preview = progress.preview if self._preview_seconds > 0 else None
         generation = asyncio.create_task(
-            asyncio.to_thread(self._engine.generate, requests, progress)
+            asyncio.to_thread(self._engine.generate, requests, progress, preview)
         )
         live = await self._keep_leases(jobs, generation, progress)
         try:
@@ -139,7 +169,10 @@ class Worker:
     async def _beat_jobs(self, jobs: list[Job], progress: _Progress) -> list[Job]:
         await self._beat()
         kept = []
+        previews = progress.take_previews()
         for job in jobs:
+            if job.id in previews:  # first: the heartbeat's progress event announces it
+                await self._store.set_preview(job.id, self.worker_id, *previews[job.id])
             lease = await self._store.heartbeat(
                 job.id, self.worker_id, progress.done, progress.total, self._lease_seconds
             )

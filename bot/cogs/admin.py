@@ -21,7 +21,8 @@ from bot.moderation import words as wordlist
 from bot.moderation.audit import NO_PINGS
 from bot.moderation.quotas import relative_time
 from bot.moderation.settings import Reset, Tier
-from core.jobs import SAMPLER_NAMES, SAMPLERS, InvalidRequest
+from bot.options import SAMPLER_CHOICES, option_help
+from core.jobs import SAMPLERS, InvalidRequest
 
 Interaction = discord.Interaction
 MAX_SIDE = 4096
@@ -146,17 +147,10 @@ class Admin(
 
     @app_commands.command(description="What /imagine uses for options a member leaves out")
     @app_commands.describe(
-        count="How many images (1-4)",
-        steps="Denoising steps: more is slower and finer",
-        guidance="How closely to follow the prompt (7-8.5 is typical)",
-        size="Width x height in pixels",
-        sampler="How to denoise: DPM-Solver++ is good at 20-25 steps",
-        negative_prompt="What to keep out of the picture",
+        **option_help("count", "steps", "guidance", "size", "sampler", "negative_prompt"),
         reset="Clear every default first: the bot's own apply again",
     )
-    @app_commands.choices(
-        sampler=[app_commands.Choice(name=name, value=key) for key, name in SAMPLER_NAMES.items()]
-    )
+    @app_commands.choices(sampler=SAMPLER_CHOICES)
     async def defaults(
         self,
         interaction: Interaction,

@@ -13,8 +13,9 @@ from discord.ext import commands
 from bot.client import ImagineBot
 from bot.i18n import t
 from bot.moderation.defaults import given, parse_size
+from bot.options import OPTION_HELP, SAMPLER_CHOICES
 from core.clip_tokens import CONTEXT_LENGTH
-from core.jobs import MAX_SEED, SAMPLER_NAMES, InvalidRequest, JobParams
+from core.jobs import MAX_SEED, InvalidRequest, JobParams
 from core.uploads import MAX_UPLOAD_BYTES, read_upload
 
 log = logging.getLogger(__name__)
@@ -28,21 +29,8 @@ class Imagine(commands.Cog):
         self.bot = bot
 
     @app_commands.command(description="Make pictures from a description.")
-    @app_commands.describe(
-        prompt="What to draw",
-        negative_prompt="What to keep out of the picture",
-        count="How many images (1-4)",
-        steps="Denoising steps: more is slower and finer",
-        guidance="How closely to follow the prompt (7-8.5 is typical)",
-        seed="Same seed + same settings = same picture",
-        size="Width x height in pixels",
-        sampler="How to denoise: DPM-Solver++ is good at 20-25 steps",
-        image="A picture to start from (PNG, JPEG or WebP)",
-        strength="How much of the picture to redraw (0.05-1)",
-    )
-    @app_commands.choices(
-        sampler=[app_commands.Choice(name=name, value=key) for key, name in SAMPLER_NAMES.items()]
-    )
+    @app_commands.describe(**OPTION_HELP)
+    @app_commands.choices(sampler=SAMPLER_CHOICES)
     @app_commands.guild_only()
     async def imagine(
         self,

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from core.store.base import Clock, JobStore, Lease, wall_clock
+from core.store.base import Clock, JobStore, Lease, Preview, wall_clock
 from core.store.redis import RedisJobStore
 from core.store.sqlite import SqliteJobStore
 
-__all__ = ["JobStore", "Lease", "open_store"]
+__all__ = ["JobStore", "Lease", "Preview", "open_store"]
 
 REDIS_SCHEMES = ("redis://", "rediss://")
 

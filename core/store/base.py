@@ -32,6 +32,14 @@ class QueueStats:
     seconds_per_step: float | None  # GPU seconds per image per step, recent jobs; None: no data
 
 
+@dataclass(frozen=True)
+class Preview:
+    """A running job's newest rough image (WebP), taken after `step` steps."""
+
+    step: int
+    image: bytes
+
+
 class Lease(StrEnum):
     """What a heartbeat learns about the job it holds."""
 
@@ -87,6 +95,16 @@ class JobStore(Protocol):
 
     async def source(self, job_id: str) -> bytes | None:
         """The image an img2img job starts from (PNG), if it has one."""
+        ...
+
+    async def set_preview(self, job_id: str, worker_id: str, step: int, image: bytes) -> bool:
+        """Keeps the newest preview of a job `worker_id` holds (one per job, replaced);
+        False, and nothing kept, if it does not hold the job."""
+        ...
+
+    async def preview(self, job_id: str) -> Preview | None:
+        """The newest preview of a running job; None once the job has finished or gone
+        back to the queue, where an old attempt's picture would mislead."""
         ...
 
     async def position(self, job_id: str) -> int:

@@ -38,6 +38,7 @@ from core.store.base import (
     WORKER_TIMEOUT_SECONDS,
     Clock,
     Lease,
+    Preview,
     QueueStats,
 )
 from core.store.fairness import Flow, jobs_ahead
@@ -171,6 +172,13 @@ class RedisJobStore:
 
     async def source(self, job_id: str) -> bytes | None:
         return cast(bytes | None, await self._client.get(f"{self._prefix}source:{job_id}"))
+
+    async def set_preview(self, job_id: str, worker_id: str, step: int, image: bytes) -> bool:
+        return bool(await self._run("set_preview", job_id, worker_id, str(step), image))
+
+    async def preview(self, job_id: str) -> Preview | None:
+        found = await self._run("preview", job_id)
+        return Preview(int(found[0]), found[1]) if found else None
 
     async def position(self, job_id: str) -> int:
         found = await self._run("flows", job_id, "0")

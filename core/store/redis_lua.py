@@ -14,6 +14,8 @@ Keys, under the prefix:
 - `job:<id>`: a hash with the job's fields; it expires `job_ttl` after the job finishes.
 - `result:<id>`: a list of PNGs (grid first); `source:<id>`: an img2img job's starting
   image. Both expire `png_ttl` after the job finishes.
+- `preview:<id>`: a hash (step, image) with a running job's newest preview; deleted when
+  the job finishes or is queued again, and expiring `png_ttl` after it was written.
 - `queue`: a sorted set of every queued job, oldest first; `queue:u:<guild>:<user>` and
   `queue:u:<guild>:<user>:<batch key>` the same for one member (and one batch). Scores
   are the times jobs were queued; members are `<enqueue number>:<images>:<steps>:<id>`
@@ -155,6 +157,7 @@ local function finish(id, state, err)
   redis.call('EXPIRE', k, JOB_TTL)
   redis.call('EXPIRE', P .. 'result:' .. id, PNG_TTL)
   redis.call('EXPIRE', P .. 'source:' .. id, PNG_TTL)
+  redis.call('DEL', P .. 'preview:' .. id)
   redis.call('HINCRBY', P .. 'finished', state, 1)
   event(id, state)
 end
@@ -170,6 +173,7 @@ local function requeue(id, err, to_back, attempts)
   redis.call('ZREM', LEASES, id)
   move(entry, QUEUED_CONSUMER, attempts)
   queue_add(id, queued_at)
+  redis.call('DEL', P .. 'preview:' .. id)
   event(id, 'requeued')
 end
 """
@@ -309,6 +313,23 @@ if old_step ~= step or old_total ~= total then
 end
 if cancel == '1' then return 'cancel' end
 return 'held'
+"""
+
+SET_PREVIEW = r"""
+local id, worker, step, image = A[1], A[2], A[3], A[4]
+if not owned(id, worker) then return 0 end
+local k = P .. 'preview:' .. id
+redis.call('HSET', k, 'step', step, 'image', image)
+redis.call('EXPIRE', k, PNG_TTL)
+return 1
+"""
+
+PREVIEW = r"""
+local id = A[1]
+if redis.call('HGET', jkey(id), 'state') ~= 'running' then return false end
+local found = redis.call('HMGET', P .. 'preview:' .. id, 'step', 'image')
+if not found[1] then return false end
+return found
 """
 
 COMPLETE = r"""
@@ -464,6 +485,8 @@ SCRIPTS = {
     "enqueue": ENQUEUE,
     "claim": CLAIM,
     "heartbeat": HEARTBEAT,
+    "set_preview": SET_PREVIEW,
+    "preview": PREVIEW,
     "complete": COMPLETE,
     "fail": FAIL,
     "release": RELEASE,

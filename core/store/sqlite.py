@@ -26,6 +26,7 @@ from core.store.base import (
     WORKER_TIMEOUT_SECONDS,
     Clock,
     Lease,
+    Preview,
     QueueStats,
     wall_clock,
 )
@@ -253,6 +254,25 @@ class SqliteJobStore:
         row = await _one(self._db, "SELECT png FROM sources WHERE job_id = ?", (job_id,))
         return None if row is None else bytes(row["png"])
 
+    async def set_preview(self, job_id: str, worker_id: str, step: int, image: bytes) -> bool:
+        async with self._transaction() as db:
+            if await _owned(db, job_id, worker_id) is None:
+                return False
+            await db.execute(
+                "INSERT OR REPLACE INTO previews (job_id, step, image) VALUES (?, ?, ?)",
+                (job_id, step, image),
+            )
+            return True
+
+    async def preview(self, job_id: str) -> Preview | None:
+        row = await _one(
+            self._db,
+            "SELECT previews.step, image FROM previews JOIN jobs ON jobs.id = job_id"
+            " WHERE job_id = ? AND state = ?",
+            (job_id, JobState.RUNNING),
+        )
+        return None if row is None else Preview(row["step"], bytes(row["image"]))
+
     async def position(self, job_id: str) -> int:
         async with self._read() as db:
             return await sqlite_fair.position(db, job_id)
@@ -382,6 +402,7 @@ async def _requeue(
         " error = ?, queued_at = CASE WHEN ? THEN ? ELSE queued_at END WHERE id = ?",
         (JobState.QUEUED, error, to_back, now, job_id),
     )
+    await db.execute("DELETE FROM previews WHERE job_id = ?", (job_id,))
     await _event(db, job_id, EventKind.REQUEUED, now)
 
 
@@ -393,6 +414,7 @@ async def _finish(
         " finished_at = ?, error = ? WHERE id = ?",
         (state, now, error, job_id),
     )
+    await db.execute("DELETE FROM previews WHERE job_id = ?", (job_id,))
     await _event(db, job_id, EventKind(state.value), now)
 
 

@@ -116,6 +116,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX served_users_seq ON served_users (seq);
     CREATE INDEX events_at ON events (at);
     """,
+    # 4: previews of running jobs, one per job, dropped when it finishes or is requeued.
+    """
+    CREATE TABLE previews (
+        job_id TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+        step INTEGER NOT NULL,
+        image BLOB NOT NULL
+    );
+    """,
 )
 
 

@@ -5,7 +5,7 @@ import dataclasses
 import random
 
 from core.jobs import GAVE_UP, EventKind, JobResult, JobState
-from core.store import JobStore, Lease
+from core.store import JobStore, Lease, Preview
 from core.store.base import WORKER_TIMEOUT_SECONDS, QueueStats
 from tests.store.conftest import Connect
 from tests.support.clock import FakeClock
@@ -470,3 +470,42 @@ async def test_work_ahead_agrees_with_positions_and_claims(
     in_order = await check()
     claimed = [job.id for _ in in_order for job in await store.claim("w", lease_seconds=1e6)]
     assert claimed == in_order
+
+
+async def test_a_running_job_keeps_only_its_newest_preview(store: JobStore) -> None:
+    job, waiting = new_job(), new_job(prompt="still queued")
+    await store.enqueue(job)
+    [claimed] = await store.claim("w", lease_seconds=LEASE)
+    await store.enqueue(waiting)
+    assert await store.preview(job.id) is None
+    assert await store.set_preview(job.id, "w", 1, b"\x00one")
+    assert await store.preview(job.id) == Preview(1, b"\x00one")
+    assert await store.set_preview(job.id, "w", 3, b"\xffthree")
+    assert not await store.set_preview(job.id, "stranger", 4, b"not mine")
+    assert not await store.set_preview(waiting.id, "w", 1, b"not running")
+    assert await store.preview(job.id) == Preview(3, b"\xffthree")
+    assert await store.preview(waiting.id) is None
+    assert await store.complete(claimed.id, "w", RESULT)
+    assert await store.preview(job.id) is None
+    assert not await store.set_preview(job.id, "w", 5, b"too late")
+
+
+async def test_a_preview_goes_when_its_attempt_ends(store: JobStore, clock: FakeClock) -> None:
+    """A requeued job's old picture would mislead: expired, released and failed attempts
+    all drop it."""
+    job = new_job(max_attempts=5)
+    await store.enqueue(job)
+    await store.claim("dead", lease_seconds=LEASE)
+    await store.set_preview(job.id, "dead", 1, b"old")
+    clock.advance(LEASE + 1)
+    await store.claim("alive", lease_seconds=LEASE)
+    assert await store.preview(job.id) is None
+    assert not await store.set_preview(job.id, "dead", 2, b"stale worker")
+    for end in ("release", "fail"):
+        assert await store.set_preview(job.id, "alive", 1, b"shown")
+        if end == "release":
+            await store.release(job.id, "alive")
+        else:
+            await store.fail(job.id, "alive", "boom", retry=True)
+        assert await store.preview(job.id) is None
+        await store.claim("alive", lease_seconds=LEASE)

@@ -51,8 +51,17 @@ async def running_bot(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[Imagin
 
 
 @contextlib.asynccontextmanager
-async def running_worker(store: JobStore, engine: StepEngine) -> AsyncIterator[Worker]:
-    worker = Worker(store, engine, worker_id="w1", max_images=4, lease_seconds=30)
+async def running_worker(
+    store: JobStore, engine: StepEngine, preview_seconds: float = 0.0
+) -> AsyncIterator[Worker]:
+    worker = Worker(
+        store,
+        engine,
+        worker_id="w1",
+        max_images=4,
+        lease_seconds=30,
+        preview_seconds=preview_seconds,
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
@@ -63,11 +72,18 @@ async def running_worker(store: JobStore, engine: StepEngine) -> AsyncIterator[W
 
 
 @contextlib.asynccontextmanager
-async def full_stack(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[Stack]:
+async def full_stack(
+    fake: FakeDiscord, tmp_path: Path, preview_seconds: float = 0.0
+) -> AsyncIterator[Stack]:
+    """Previews are off unless asked for: the tests that wait for the result look for
+    the first message with an attachment."""
     store = await SqliteJobStore.open(tmp_path / "jobs.db")
     engine = StepEngine(step_seconds=0.01)
     try:
-        async with running_worker(store, engine), running_bot(fake, tmp_path) as bot:
+        async with (
+            running_worker(store, engine, preview_seconds),
+            running_bot(fake, tmp_path) as bot,
+        ):
             yield Stack(fake, bot, store, engine, tmp_path / "bot.db")
     finally:
         await store.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worker.engine import GenerationCanceled, GenerationRequest, ProgressFn
+from worker.engine import GenerationCanceled, GenerationRequest, PreviewFn, ProgressFn
 
 POISON = "poison"
 
@@ -31,7 +31,10 @@ class StepEngine:
                 journal.write(f"{os.getpid()} {what} {time.time():.6f} {r.prompt}\n")
 
     def generate(
-        self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None
+        self,
+        requests: Sequence[GenerationRequest],
+        progress: ProgressFn | None = None,
+        preview: PreviewFn | None = None,
     ) -> list[np.ndarray]:
         self.batches.append(list(requests))
         self.started.set()
@@ -43,8 +46,17 @@ class StepEngine:
             time.sleep(self.step_seconds)
             if progress is not None and not progress(step, steps):
                 raise GenerationCanceled
+            if preview is not None:
+                for index, request in enumerate(requests):
+                    preview(index, _colours(request, step))
         self._note("end", requests)
         return [_images(r) for r in requests]
+
+
+def _colours(request: GenerationRequest, step: int) -> np.ndarray:
+    """A preview like the real engine's: one colour per latent cell, new each step."""
+    shape = (request.count, request.height // 8, request.width // 8, 3)
+    return np.random.default_rng([request.seed, step]).integers(0, 256, shape, dtype=np.uint8)
 
 
 def _images(request: GenerationRequest) -> np.ndarray:

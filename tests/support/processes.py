@@ -28,6 +28,9 @@ def stack_env(tmp_path: Path, sizes: str = "128x128", **extra: str) -> dict[str,
         IMAGINE_CACHE_DIR=str(tmp_path / "cache"),
         IMAGINE_HEARTBEAT_FILE=str(tmp_path / "worker.heartbeat"),
         IMAGINE_WEIGHTS="random",
+        # These tests count deliveries by the attachments on a message; previews have
+        # their own tests (tests/worker, tests/bot).
+        IMAGINE_PREVIEW_SECONDS="0",
         TF_CPP_MIN_LOG_LEVEL="2",
         PYTHONPATH=str(REPO),  # for tests.support.fake_worker
     )

@@ -16,9 +16,11 @@ from pathlib import Path
 from worker import bench
 from worker.bench.compare import compare_batching, compare_ddim, compare_dpm, first_jobs
 from worker.bench.stock import PROMPT, Row, stock_pipeline
-from worker.bench.variants import Variant, pick, variant_table
+from worker.bench.variants import pick, variant_table
 from worker.engine import GenerationRequest, build_engine
 from worker.engine.engine import KerasEngine
+
+VARIANT_ARGS = ("size", "images", "weights", "vocab", "cache-dir")  # passed to each variant
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -72,29 +74,31 @@ def table(rows: Sequence[Row]) -> str:
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    print(f"\n{args.size}, {args.weights} weights; {machine()}", flush=True)
+    _print_variants(args)  # first, while this process holds no model
     width, height = (int(side) for side in args.size.split("x"))
     engine = _build(args, width, height, args.precision, None, max(args.jobs, args.images))
     warm = engine.warm_up()
     job = GenerationRequest(PROMPT, "", args.images, args.steps, 7.5, 1, width, height, "ddim")
-    header = (
-        f"\n{args.size}, {engine.precision.policy}, XLA {engine.precision.jit_compile}, "
-        f"batch buckets {engine.buckets}, {args.weights} weights; {machine()}\n"
-    )
     rows = _main_rows(engine, job, args, warm)
-    del engine  # the variants build their own parts
-    variants = pick(args.variants)
-    steps = args.variant_steps or args.steps
-
-    def build(variant: Variant) -> KerasEngine:
-        return _build(args, width, height, variant.policy, variant.jit_compile, args.images)
-
-    extra = variant_table(build, replace(job, steps=steps), variants) if variants else ""
-    print(header)
+    print(
+        f"\nOur engine against stock, {engine.precision.policy}, "
+        f"XLA {engine.precision.jit_compile}, batch buckets {engine.buckets}:\n"
+    )
     print(table(rows))
-    if extra:
-        print("\nThe source documents' variants, each on its own parts:\n")
-        print(extra)
     return 0
+
+
+def _print_variants(args: argparse.Namespace) -> None:
+    variants = pick(args.variants)
+    if not variants:
+        return
+    steps = args.variant_steps or args.steps
+    given = {name: getattr(args, name.replace("-", "_")) for name in VARIANT_ARGS}
+    common = [f"--{name}={value}" for name, value in given.items() if value is not None]
+    print("\nThe source documents' variants, each in its own process:\n", flush=True)
+    for line in variant_table(variants, [*common, f"--steps={steps}"], args.images, steps):
+        print(line, flush=True)
 
 
 def _build(

@@ -1,15 +1,24 @@
 """The source documents' table (standard, mixed precision, XLA, XLA + mixed precision)
-for stock KerasCV and for our engine, each variant on its own freshly built parts."""
+for stock KerasCV and for our engine.
+
+Each variant runs in a child process (``python -m worker.bench.variants``): the parts
+are built under a global dtype policy, and a process that built four 3.4 GB UNets one
+after another does not give their memory back (measured: killed at 24 GB).
+"""
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Sequence
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import NamedTuple
 
-from worker.bench.stock import stock_pipeline, timed
-from worker.engine import GenerationRequest
+from worker.bench.stock import PROMPT, stock_pipeline, timed
+from worker.engine import GenerationRequest, build_engine
 from worker.engine.engine import KerasEngine
 
 
@@ -27,35 +36,39 @@ VARIANTS = (
     Variant("XLA + mixed precision", "mixed_float16", True, 6.66),
 )
 
-Builder = Callable[[Variant], KerasEngine]
 
-
-def pick(names: str) -> list[Variant]:
-    """``all``, ``none`` or comma-separated indexes into VARIANTS (1 = Standard)."""
+def pick(names: str) -> list[int]:
+    """``all``, ``none`` or comma-separated numbers of VARIANTS (1 = Standard)."""
     if names == "all":
-        return list(VARIANTS)
+        return list(range(1, len(VARIANTS) + 1))
     if names == "none":
         return []
-    return [VARIANTS[int(index) - 1] for index in names.split(",")]
+    return [int(number) for number in names.split(",")]
 
 
-def variant_table(build: Builder, job: GenerationRequest, variants: Sequence[Variant]) -> str:
-    lines = [
-        f"| variant | stock s ({job.count} images, {job.steps} steps) | ours s | gain "
-        "| published stock s (A100, 512x512, 50 steps) |",
-        "|---|---|---|---|---|",
-    ]
-    for variant in variants:
-        stock_s, ours_s = _measure(build(variant), job)
-        gc.collect()  # the variant's parts go before the next one is built
-        lines.append(
+def variant_table(
+    numbers: Sequence[int], common: Sequence[str], images: int, steps: int
+) -> Iterator[str]:
+    """Runs each variant in its own process (`common`: the arguments they share) and
+    yields the table line by line, as the measurements come in."""
+    yield (
+        f"| variant | stock s ({images} images, {steps} steps) | ours s | gain "
+        "| published stock s (A100, 512x512, 50 steps) |"
+    )
+    yield "|---|---|---|---|---|"
+    for number in numbers:
+        variant = VARIANTS[number - 1]
+        command = [sys.executable, "-m", "worker.bench.variants", str(number), *common]
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+        times = json.loads(done.stdout.strip().splitlines()[-1])
+        stock_s, ours_s = times["stock"], times["ours"]
+        yield (
             f"| {variant.name} | {stock_s:.2f} | {ours_s:.2f} | {stock_s / ours_s:.2f}x "
             f"| {variant.published_s:.2f} |"
         )
-    return "\n".join(lines)
 
 
-def _measure(engine: KerasEngine, job: GenerationRequest) -> tuple[float, float]:
+def measure(engine: KerasEngine, job: GenerationRequest) -> tuple[float, float]:
     """Seconds for one text_to_image call and one engine call, both warmed first (with
     XLA, the first call of each compiles)."""
     engine.generate([replace(job, steps=1)])
@@ -65,3 +78,35 @@ def _measure(engine: KerasEngine, job: GenerationRequest) -> tuple[float, float]
     )
     ours_s = timed(lambda: engine.generate([job]))
     return stock_s, ours_s
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m worker.bench.variants")
+    parser.add_argument("variant", type=int, help="1 standard, 2 mixed, 3 XLA, 4 both")
+    parser.add_argument("--size", default="128x128")
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--images", type=int, default=3)
+    parser.add_argument("--weights", default="random")
+    parser.add_argument("--vocab", type=Path, default=None)
+    parser.add_argument("--cache-dir", type=Path, default=Path(".cache/worker"))
+    args = parser.parse_args(argv)
+    variant = VARIANTS[args.variant - 1]
+    width, height = (int(side) for side in args.size.split("x"))
+    engine = build_engine(
+        args.weights,
+        sizes=[(width, height)],
+        vocab=args.vocab,
+        cache_dir=args.cache_dir,
+        precision=variant.policy,
+        max_batch=args.images,
+        jit_compile=variant.jit_compile,
+    )
+    assert isinstance(engine, KerasEngine)
+    job = GenerationRequest(PROMPT, "", args.images, args.steps, 7.5, 1, width, height, "ddim")
+    stock_s, ours_s = measure(engine, job)
+    print(json.dumps({"stock": stock_s, "ours": ours_s}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -195,9 +195,9 @@ class KerasEngine:
             self.host_calls += 1
             if not bool(finite):
                 raise FloatingPointError("The latents overflowed (inf or NaN) while sampling.")
+            ticker.advance(count)
             if preview is not None:
                 _send_previews(rows, np.asarray(x0_prev), preview)
-            ticker.advance(count)
         return np.asarray(self.model.decode(x))[: len(rows)]
 
     def _start_latent(self, row: Row, plan: _Plan, shape: tuple[int, ...]) -> Latents:
