@@ -15,9 +15,9 @@ from pathlib import Path
 
 from worker import bench
 from worker.bench.compare import compare_batching, compare_ddim, compare_dpm, first_jobs
-from worker.bench.stock import PROMPT, Row, stock_pipeline
+from worker.bench.stock import PROMPT, Row, build, stock_pipeline
 from worker.bench.variants import pick, variant_table
-from worker.engine import GenerationRequest, build_engine
+from worker.engine import GenerationRequest
 from worker.engine.engine import KerasEngine
 
 VARIANT_ARGS = ("size", "images", "weights", "vocab", "cache-dir")  # passed to each variant
@@ -77,7 +77,7 @@ def main(argv: Sequence[str]) -> int:
     print(f"\n{args.size}, {args.weights} weights; {machine()}", flush=True)
     _print_variants(args)  # first, while this process holds no model
     width, height = (int(side) for side in args.size.split("x"))
-    engine = _build(args, width, height, args.precision, None, max(args.jobs, args.images))
+    engine = build(args, args.precision, None, max(args.jobs, args.images))
     warm = engine.warm_up()
     job = GenerationRequest(PROMPT, "", args.images, args.steps, 7.5, 1, width, height, "ddim")
     rows = _main_rows(engine, job, args, warm)
@@ -99,27 +99,6 @@ def _print_variants(args: argparse.Namespace) -> None:
     print("\nThe source documents' variants, each in its own process:\n", flush=True)
     for line in variant_table(variants, [*common, f"--steps={steps}"], args.images, steps):
         print(line, flush=True)
-
-
-def _build(
-    args: argparse.Namespace,
-    width: int,
-    height: int,
-    precision: str,
-    jit_compile: bool | None,
-    max_batch: int,
-) -> KerasEngine:
-    engine = build_engine(
-        args.weights,
-        sizes=[(width, height)],
-        vocab=args.vocab,
-        cache_dir=args.cache_dir,
-        precision=precision,
-        max_batch=max_batch,
-        jit_compile=jit_compile,
-    )
-    assert isinstance(engine, KerasEngine)
-    return engine
 
 
 def _main_rows(

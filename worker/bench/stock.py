@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from worker.engine import GenerationRequest
+from worker.engine import GenerationRequest, build_engine
 from worker.engine.engine import KerasEngine
 
 PROMPT = "a photograph of an astronaut riding a horse"
@@ -31,6 +32,24 @@ class CountingModel:
     def predict_on_batch(self, inputs: Any) -> Any:
         self.calls += 1
         return self.model.predict_on_batch(inputs)
+
+
+def build(
+    args: argparse.Namespace, precision: str, jit_compile: bool | None, max_batch: int
+) -> KerasEngine:
+    """Our engine at ``args.size`` from the weights, vocab and cache the command names."""
+    width, height = (int(side) for side in args.size.split("x"))
+    engine = build_engine(
+        args.weights,
+        sizes=[(width, height)],
+        vocab=args.vocab,
+        cache_dir=args.cache_dir,
+        precision=precision,
+        max_batch=max_batch,
+        jit_compile=jit_compile,
+    )
+    assert isinstance(engine, KerasEngine)
+    return engine
 
 
 def timed(run: Callable[[], object]) -> float:

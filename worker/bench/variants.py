@@ -17,8 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
-from worker.bench.stock import PROMPT, stock_pipeline, timed
-from worker.engine import GenerationRequest, build_engine
+from worker.bench.stock import PROMPT, build, stock_pipeline, timed
+from worker.engine import GenerationRequest
 from worker.engine.engine import KerasEngine
 
 
@@ -92,16 +92,7 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     variant = VARIANTS[args.variant - 1]
     width, height = (int(side) for side in args.size.split("x"))
-    engine = build_engine(
-        args.weights,
-        sizes=[(width, height)],
-        vocab=args.vocab,
-        cache_dir=args.cache_dir,
-        precision=variant.policy,
-        max_batch=args.images,
-        jit_compile=variant.jit_compile,
-    )
-    assert isinstance(engine, KerasEngine)
+    engine = build(args, variant.policy, variant.jit_compile, args.images)
     job = GenerationRequest(PROMPT, "", args.images, args.steps, 7.5, 1, width, height, "ddim")
     stock_s, ours_s = measure(engine, job)
     print(json.dumps({"stock": stock_s, "ours": ours_s}))
