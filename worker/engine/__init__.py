@@ -84,13 +84,21 @@ def build_engine(
     from worker.engine.engine import KerasEngine
     from worker.engine.parts import build_parts
     from worker.engine.precision import has_gpu, resolve_precision
+    from worker.engine.unet import SMALL_CONV_PIXELS
 
-    chosen = resolve_precision(precision, gpu=has_gpu(), jit_compile=jit_compile)
+    gpu = has_gpu()
+    chosen = resolve_precision(precision, gpu=gpu, jit_compile=jit_compile)
     parts = build_parts(
         weights, size=sizes[0], vocab=vocab, cache_dir=cache_dir, policy=chosen.policy
     )
     return KerasEngine(
-        parts, sizes=sizes, precision=chosen, max_batch=max_batch, steps_per_call=steps_per_call
+        parts,
+        sizes=sizes,
+        precision=chosen,
+        max_batch=max_batch,
+        steps_per_call=steps_per_call,
+        # cuDNN has fast small convolutions; only CPUs take the matrix-product route.
+        small_conv_pixels=0 if gpu else SMALL_CONV_PIXELS,
     )
 
 

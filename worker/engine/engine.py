@@ -78,13 +78,16 @@ class KerasEngine:
         precision: Precision,
         max_batch: int,
         steps_per_call: int,
+        small_conv_pixels: int,
     ) -> None:
         self.sizes = tuple(sizes)
         self.precision = precision
         self.max_batch = max_batch
         self.buckets = bucket_sizes(max_batch)
         self.steps_per_call = steps_per_call
-        self.model = CompiledModel(parts, jit_compile=precision.jit_compile)
+        self.model = CompiledModel(
+            parts, jit_compile=precision.jit_compile, small_conv_pixels=small_conv_pixels
+        )
         self._prompts = PromptEncoder(parts.tokenizer, self.model.encode_text)
         self.host_calls = 0  # compiled loop calls, each one host round trip
 

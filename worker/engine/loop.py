@@ -20,6 +20,7 @@ import tensorflow as tf
 from worker.engine.parts import MAX_PROMPT_LENGTH, Parts
 from worker.engine.request import MAX_STEPS
 from worker.engine.samplers import Schedule, coefficients, predict_x0, row_weights, update
+from worker.engine.unet import KeysValues, UNet
 
 TIMESTEP_DIM = 320
 
@@ -67,8 +68,9 @@ def _per_row(values: tf.Tensor) -> tf.Tensor:
 class CompiledModel:
     """The parts behind compiled entry points, with trace and UNet-call counters."""
 
-    def __init__(self, parts: Parts, *, jit_compile: bool) -> None:
+    def __init__(self, parts: Parts, *, jit_compile: bool, small_conv_pixels: int) -> None:
         self.parts = parts
+        self.unet = UNet(parts.diffusion_model, small_conv_pixels=small_conv_pixels)
         self.traces: Counter[str] = Counter()
         # Counted inside the graph, so it reports UNet runs, not Python calls.
         self.unet_calls = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -91,9 +93,10 @@ class CompiledModel:
         self.traces["denoise"] += 1
         rows = latents.shape[0]
         scale = _per_row(guidance)
+        kv = self.unet.cross_attention_kv(contexts)  # once per call, not per step
 
         def step(i: tf.Tensor, x: tf.Tensor, x0p: tf.Tensor) -> tuple[tf.Tensor, ...]:
-            eps = self._guided_eps(x, table.timestep[i], contexts, scale, rows)
+            eps = self._guided_eps(x, table.timestep[i], kv, scale, rows)
             x0 = predict_x0(x, eps, table.alpha[i], table.sigma[i])
             # Second order needs this row's own previous x0, so not on its first step.
             second = _per_row(tf.cast((starts < i) & (table.second[i] > 0), tf.float32))
@@ -109,19 +112,13 @@ class CompiledModel:
         return x, x0p, tf.reduce_all(tf.math.is_finite(x))
 
     def _guided_eps(
-        self, x: tf.Tensor, timestep: tf.Tensor, contexts: tf.Tensor, scale: tf.Tensor, rows: int
+        self, x: tf.Tensor, timestep: tf.Tensor, kv: KeysValues, scale: tf.Tensor, rows: int
     ) -> tf.Tensor:
-        """Classifier-free guidance with one UNet call on [x; x] against [uncond; cond]."""
-        # `.call` skips the input-shape check that pins the model to the size it was
-        # built at; its weights do not depend on the size, so one UNet serves them all.
-        both = self.parts.diffusion_model.call(
-            {
-                "latent": tf.concat([x, x], 0),
-                "timestep_embedding": timestep_embedding(timestep, 2 * rows),
-                "context": contexts,
-            },
-            training=False,
-        )
+        """Classifier-free guidance with one UNet call on [x; x] against [uncond; cond]
+        (`kv` holds the unconditional rows' keys and values, then the conditional's)."""
+        # Our UNet pass skips the input-shape check that pins the model to the size it
+        # was built at; its weights do not depend on the size, so one UNet serves them all.
+        both = self.unet(tf.concat([x, x], 0), timestep_embedding(timestep, 2 * rows), kv)
         self.unet_calls.assign_add(1)
         eps_uncond, eps_cond = tf.split(tf.cast(both, tf.float32), 2)
         return eps_uncond + scale * (eps_cond - eps_uncond)
