@@ -14,8 +14,6 @@ PROGRAMS: dict[str, type[CommonSettings]] = {"bot": BotSettings, "worker": Worke
 README = compose.REPO / "README.md"
 # Read by docker compose itself, never passed to the code.
 COMPOSE_OWN = {"COMPOSE_FILE", "COMPOSE_PROFILES"}
-# Read by TensorFlow itself in the worker (the CPU override turns oneDNN off).
-TENSORFLOW_OWN = {"TF_ENABLE_ONEDNN_OPTS"}
 
 
 def aliases(kind: type[CommonSettings]) -> set[str]:
@@ -35,8 +33,7 @@ def test_each_service_gets_only_settings_its_program_reads(variant: str) -> None
     document = compose.merged(compose.VARIANTS[variant])
     for name, service in compose.project_services(document).items():
         kind = settings_class(service)
-        read = aliases(kind) | (TENSORFLOW_OWN if kind is WorkerSettings else set())
-        unknown = set(compose.environment(service)) - read
+        unknown = set(compose.environment(service)) - aliases(kind)
         assert not unknown, f"{name} is given {sorted(unknown)}; {kind.__name__} reads none"
 
 

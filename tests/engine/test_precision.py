@@ -6,7 +6,12 @@ import keras
 import pytest
 from keras_cv.models.stable_diffusion import Decoder
 
-from worker.engine.precision import Precision, dtype_policy, resolve_precision
+from worker.engine.precision import (
+    Precision,
+    dtype_policy,
+    graph_optimizer_options,
+    resolve_precision,
+)
 
 
 @pytest.mark.parametrize(
@@ -31,6 +36,19 @@ def test_xla_can_be_forced_either_way() -> None:
 def test_unknown_precision_is_refused() -> None:
     with pytest.raises(ValueError, match="Unknown precision 'float8'"):
         resolve_precision("float8", gpu=False)
+
+
+@pytest.mark.parametrize(
+    ("policy", "gpu", "remapping"),
+    [
+        ("mixed_float16", False, False),
+        ("mixed_float16", True, True),
+        ("float32", False, True),
+        ("mixed_bfloat16", False, True),
+    ],
+)
+def test_remapper_is_off_only_for_float16_on_a_cpu(policy: str, gpu: bool, remapping: bool) -> None:
+    assert graph_optimizer_options(policy, gpu=gpu).get("remapping", True) is remapping
 
 
 @pytest.mark.model

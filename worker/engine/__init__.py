@@ -81,13 +81,16 @@ def build_engine(
     """
     _check_config(sizes, max_batch, steps_per_call)
     # TensorFlow loads here, not when the package is imported.
+    import tensorflow as tf
+
     from worker.engine.engine import KerasEngine
     from worker.engine.parts import build_parts
-    from worker.engine.precision import has_gpu, resolve_precision
+    from worker.engine.precision import graph_optimizer_options, has_gpu, resolve_precision
     from worker.engine.unet import SMALL_CONV_PIXELS
 
     gpu = has_gpu()
     chosen = resolve_precision(precision, gpu=gpu, jit_compile=jit_compile)
+    tf.config.optimizer.set_experimental_options(graph_optimizer_options(chosen.policy, gpu=gpu))
     parts = build_parts(
         weights, size=sizes[0], vocab=vocab, cache_dir=cache_dir, policy=chosen.policy
     )

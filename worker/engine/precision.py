@@ -35,6 +35,17 @@ def resolve_precision(precision: str, *, gpu: bool, jit_compile: bool | None = N
     return Precision(policy, gpu if jit_compile is None else jit_compile)
 
 
+def graph_optimizer_options(policy: str, *, gpu: bool) -> dict[str, bool]:
+    """Grappler switches for `policy` on this device (``tf.config.optimizer``).
+
+    On a CPU, Grappler's remapper fuses float16 convolutions and matrix products into
+    oneDNN kernels; on a Xeon with AMX one UNet call through them had not finished after
+    ten minutes, where unfused it takes about 4 s (docs/engine.md). The fusions help
+    float32 and bfloat16 there, and GPUs, so only this case turns the remapper off.
+    """
+    return {"remapping": False} if policy == "mixed_float16" and not gpu else {}
+
+
 @contextlib.contextmanager
 def dtype_policy(name: str) -> Iterator[None]:
     """Layers take the global policy when they are built; restore it afterwards so one
