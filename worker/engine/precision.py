@@ -40,8 +40,9 @@ def graph_optimizer_options(policy: str, *, gpu: bool) -> dict[str, bool]:
 
     On a CPU, Grappler's remapper fuses float16 convolutions and matrix products into
     oneDNN kernels; on a Xeon with AMX one UNet call through them had not finished after
-    ten minutes, where unfused it takes about 4 s (docs/engine.md). The fusions help
-    float32 and bfloat16 there, and GPUs, so only this case turns the remapper off.
+    ten minutes, where unfused it takes about 4 s (docs/engine.md). float32 and bfloat16
+    ran normally with the remapper on, so only this case turns it off. The setting is
+    process-wide; a worker process builds one engine.
     """
     return {"remapping": False} if policy == "mixed_float16" and not gpu else {}
 
