@@ -1,8 +1,9 @@
 """Counts CLIP tokens the way KerasCV's SimpleTokenizer does, without importing Keras.
 
 The bot must tell a member at once that a prompt is over the 77-token window, and the
-bot never loads TensorFlow; tests/test_clip_tokens.py checks that the counts match
-KerasCV's tokenizer exactly.
+bot never loads TensorFlow. `clip_clean` is the text the tokenizer (so the model) reads;
+the banned-word filter starts from it too. tests/moderation/test_model_text.py runs
+KerasCV's own tokenizer code beside both and checks they read and count the same.
 """
 
 from __future__ import annotations
@@ -17,10 +18,21 @@ import regex
 
 CONTEXT_LENGTH = 77  # CLIP's window, start and end tokens included
 _MERGE_COUNT = 49152 - 256 - 2
+_WHITESPACE = regex.compile(r"\s+")
 _PATTERN = regex.compile(
     r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
     regex.IGNORECASE,
 )
+
+
+def clip_clean(text: str) -> str:
+    """What the tokenizer encodes: HTML character references resolved twice (so
+    "&amp;#101;" reads "e"), whitespace runs as one space, trimmed, lower case. Step for
+    step KerasCV's `whitespace_clean(basic_clean(text)).lower()`: `str.strip` and the
+    `regex` module's `\\s` disagree on a few control characters (U+001C..U+001F), so both
+    are used where KerasCV uses them."""
+    unescaped = html.unescape(html.unescape(text)).strip()
+    return _WHITESPACE.sub(" ", unescaped).strip().lower()
 
 
 @lru_cache
@@ -47,9 +59,8 @@ class ClipTokenCounter:
 
     def count(self, text: str) -> int:
         """Tokens `text` takes in the window, start and end tokens included."""
-        cleaned = " ".join(html.unescape(html.unescape(text)).split()).lower()
         table = _byte_to_unicode()
-        pieces = _PATTERN.findall(cleaned)
+        pieces = _PATTERN.findall(clip_clean(text))
         return 2 + sum(self._bpe_length("".join(table[b] for b in p.encode())) for p in pieces)
 
     def _bpe_length(self, token: str) -> int:

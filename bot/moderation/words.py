@@ -1,47 +1,94 @@
 """Banned words: plain words and phrases a server's moderators list, never patterns.
 
-Text and words are compared as sequences of word tokens after the same normalization:
-Unicode NFKC (full-width and other compatibility forms become plain letters), accents
-on Latin, Greek and Cyrillic letters dropped ("Café" reads as "cafe"), invisible
-format characters removed (a zero-width space cannot split a word), case folded. A
-word matches only whole tokens, so "ass" does not refuse "class". Chinese and Japanese
-are written without spaces: each of their characters is a token of its own, so a
-banned word in those scripts matches wherever its characters appear together.
+Text is compared as the model will read it. First exactly what CLIP's tokenizer does
+(`clip_clean`: HTML character references resolved twice, whitespace, lower case), so
+"light&#104;ouse" and "lighthous&amp;#101;" are "lighthouse" here as they are there.
+Then what could hide a word from a plain comparison but not from a reader: Unicode
+compatibility forms (full-width, mathematical letters) become plain letters (NFKC);
+combining marks are dropped (accents, overlays, variation selectors), except those a
+script writes with, on its own letters (Hindi vowel signs, the Japanese sound marks);
+invisible characters are removed (format characters and the rest of Unicode's default
+ignorables: a zero-width space cannot split a word); case is folded. Banned words are
+read the same way, so "Café" is stored as "cafe".
 
-Matching is a scan over tokens with a set lookup per phrase start: linear in the text,
-whatever the list holds (no regular expression is built from anyone's input).
+Matching compares word tokens: a word matches only whole tokens, so "ass" does not
+refuse "class". There letters from other alphabets that look like Latin ones read as
+those (Cyrillic o U+043E, see `lookalikes`), and digits are tokens of their own as they are
+for the tokenizer, so "nude2" holds "nude". Chinese and Japanese are written without
+spaces: each of their characters is a token of its own, so a banned word in those
+scripts matches wherever its characters appear together. Latin, Greek or Cyrillic
+letters spelled out one at a time ("n u d e", "n.u.d.e") are read joined up, and a
+banned word is found anywhere in them, since spacing hides where words end.
+
+Matching is a scan over tokens with a set lookup per phrase start, plus a substring
+search in the rare runs of spelled-out letters: no regular expression is built from
+anyone's input.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from typing import NamedTuple
 
 import regex
 
+from bot.moderation import lookalikes
 from bot.moderation.db import ModerationDb
+from core.clip_tokens import clip_clean
 
 MAX_WORDS = 500  # per server
 MAX_WORD_CHARS = 100
 DEFAULT_WORDS: tuple[str, ...] = ()  # servers decide for themselves; none until they do
 
-# Combining Diacritical Marks only: the Japanese sound marks (U+3099, U+309A) and the
-# like stay, so folding accents never changes a kana.
-_ACCENTS = range(0x0300, 0x0370)
+_INVISIBLE = regex.compile(r"[\p{Cf}\p{Default_Ignorable_Code_Point}]+")
+# A base character and the marks on it. Marks a script writes with stay on that
+# script's letters; on Latin, Greek and Cyrillic letters, and everywhere for the marks
+# of no script in particular (accents, U+20D2 overlays, U+FE0F), a mark is decoration.
+_MARKED = regex.compile(r"(\P{M}?)(\p{M}+)")
+_WRITES_WITH_MARKS = regex.compile(
+    r"[\p{L}--[\p{sc=Latin}\p{sc=Greek}\p{sc=Cyrillic}\p{sc=Common}]]", regex.VERSION1
+)
+_OWN_MARKS = regex.compile(r"[\p{M}--[\p{sc=Inherited}\p{sc=Common}]]+", regex.VERSION1)
+_KANA = regex.compile(r"[\p{scx=Hiragana}\p{scx=Katakana}]")
+_SOUND_MARKS = regex.compile(r"[\u3099\u309a]+")  # "か" + U+3099 is "が", not an accent
 # One token per Han or kana letter (by script extension, so the long-vowel mark "ー"
 # counts); a run of other letters, digits and marks.
 _SPACELESS = r"[[\p{L}\p{M}\p{N}]&&[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}]]"
 _TOKEN = regex.compile(rf"{_SPACELESS}|[[\p{{L}}\p{{M}}\p{{N}}]--{_SPACELESS}]+", regex.VERSION1)
 _ONE_SPACELESS = regex.compile(_SPACELESS, regex.VERSION1)
+# What matching compares: as `_TOKEN`, but each digit alone, as the tokenizer splits them.
+_KEY = regex.compile(rf"{_SPACELESS}|[[\p{{L}}\p{{M}}]--{_SPACELESS}]+|\p{{N}}", regex.VERSION1)
+_SPELLABLE = regex.compile(r"[\p{sc=Latin}\p{sc=Greek}\p{sc=Cyrillic}]", regex.VERSION1)
 
 
 def normalize(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    kept = (c for c in decomposed if ord(c) not in _ACCENTS and unicodedata.category(c) != "Cf")
-    return unicodedata.normalize("NFKC", "".join(kept)).casefold()
+    """`text` as the filter reads it, before look-alike letters (for showing words)."""
+    return fold(clip_clean(text))
+
+
+def fold(model_text: str) -> str:
+    """What the filter adds to the tokenizer's own cleaning (see the module's doc)."""
+    decomposed = _INVISIBLE.sub("", unicodedata.normalize("NFKD", model_text))
+    plain = _MARKED.sub(_keep_own_marks, decomposed)
+    return unicodedata.normalize("NFKC", plain).casefold()
+
+
+def _keep_own_marks(found: regex.Match[str]) -> str:
+    base, marks = found.group(1), found.group(2)
+    if _KANA.fullmatch(base):
+        return base + "".join(_SOUND_MARKS.findall(marks))
+    if _WRITES_WITH_MARKS.fullmatch(base):
+        return base + "".join(_OWN_MARKS.findall(marks))
+    return base
 
 
 def tokens(text: str) -> tuple[str, ...]:
     return tuple(_TOKEN.findall(normalize(text)))
+
+
+def keys(text: str) -> tuple[str, ...]:
+    """The tokens matching compares: look-alike letters read as Latin, digits alone."""
+    return tuple(_KEY.findall(normalize(text).translate(lookalikes.table())))
 
 
 def canonical(word: str) -> str:
@@ -54,6 +101,11 @@ def canonical(word: str) -> str:
     return text
 
 
+class _Spelled(NamedTuple):
+    start: int  # index of its first letter among the keys
+    letters: str
+
+
 class WordList:
     """A server's banned words, ready to match."""
 
@@ -61,20 +113,43 @@ class WordList:
         # By first token: each place in a text is compared with the few phrases that
         # start with the token found there.
         self._phrases: dict[str, dict[tuple[str, ...], str]] = {}
+        # Joined up, for letters spelled out one at a time ("blood bath": "bloodbath").
+        self._spellings: dict[str, str] = {}
         for word in words:
-            phrase = tokens(word)
+            phrase = keys(word)
             if phrase:
                 self._phrases.setdefault(phrase[0], {})[phrase] = word
+            letters = "".join(phrase)
+            if len(letters) > 1 and all(_SPELLABLE.fullmatch(c) for c in letters):
+                self._spellings.setdefault(letters, word)
 
     def find(self, text: str) -> list[str]:
         """The banned words in `text`, in order of appearance."""
-        found: list[str] = []
-        words = tokens(text)
+        words = keys(text)
+        found: dict[str, int] = {}  # word: where it first appears
         for start, token in enumerate(words):
             for phrase, word in self._phrases.get(token, {}).items():
-                if words[start : start + len(phrase)] == phrase and word not in found:
-                    found.append(word)
-        return found
+                if words[start : start + len(phrase)] == phrase:
+                    found.setdefault(word, start)
+        for run in _spelled_out(words) if self._spellings else ():
+            for letters, word in self._spellings.items():
+                at = run.letters.find(letters)
+                if at >= 0:
+                    found[word] = min(found.get(word, at + run.start), at + run.start)
+        return sorted(found, key=found.__getitem__)
+
+
+def _spelled_out(words: tuple[str, ...]) -> list[_Spelled]:
+    """Runs of two or more single Latin, Greek or Cyrillic letters, joined up."""
+    runs: list[_Spelled] = []
+    start = 0
+    for end in range(len(words) + 1):
+        if end < len(words) and _SPELLABLE.fullmatch(words[end]):
+            continue
+        if end - start > 1:
+            runs.append(_Spelled(start, "".join(words[start:end])))
+        start = end + 1
+    return runs
 
 
 async def load(db: ModerationDb, guild_id: int) -> list[str]:
