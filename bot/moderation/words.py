@@ -13,12 +13,12 @@ read the same way, so "Café" is stored as "cafe".
 
 Matching compares word tokens: a word matches only whole tokens, so "ass" does not
 refuse "class". There letters from other alphabets that look like Latin ones read as
-those (Cyrillic o U+043E, see `lookalikes`), and digits are tokens of their own as they are
-for the tokenizer, so "nude2" holds "nude". Chinese and Japanese are written without
-spaces: each of their characters is a token of its own, so a banned word in those
-scripts matches wherever its characters appear together. Latin, Greek or Cyrillic
-letters spelled out one at a time ("n u d e", "n.u.d.e") are read joined up, and a
-banned word is found anywhere in them, since spacing hides where words end.
+those (Cyrillic o U+043E, see `lookalikes`), and letters and digits are tokens apart,
+as the tokenizer splits them, so "nude2" holds "nude". Chinese and Japanese are written
+without spaces: each of their characters is a token of its own, so a banned word in
+those scripts matches wherever its characters appear together. Latin, Greek or
+Cyrillic letters spelled out one at a time ("n u d e", "n.u.d.e") are read joined up,
+and a banned word is found anywhere in them, since spacing hides where words end.
 
 Matching is a scan over tokens with a set lookup per phrase start, plus a substring
 search in the rare runs of spelled-out letters: no regular expression is built from
@@ -44,7 +44,7 @@ _INVISIBLE = regex.compile(r"[\p{Cf}\p{Default_Ignorable_Code_Point}]+")
 # A base character and the marks on it. Marks a script writes with stay on that
 # script's letters; on Latin, Greek and Cyrillic letters, and everywhere for the marks
 # of no script in particular (accents, U+20D2 overlays, U+FE0F), a mark is decoration.
-_MARKED = regex.compile(r"(\P{M}?)(\p{M}+)")
+_MARKS = regex.compile(r"\p{M}+")
 _WRITES_WITH_MARKS = regex.compile(
     r"[\p{L}--[\p{sc=Latin}\p{sc=Greek}\p{sc=Cyrillic}\p{sc=Common}]]", regex.VERSION1
 )
@@ -56,8 +56,9 @@ _SOUND_MARKS = regex.compile(r"[\u3099\u309a]+")  # "か" + U+3099 is "が", not
 _SPACELESS = r"[[\p{L}\p{M}\p{N}]&&[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}]]"
 _TOKEN = regex.compile(rf"{_SPACELESS}|[[\p{{L}}\p{{M}}\p{{N}}]--{_SPACELESS}]+", regex.VERSION1)
 _ONE_SPACELESS = regex.compile(_SPACELESS, regex.VERSION1)
-# What matching compares: as `_TOKEN`, but each digit alone, as the tokenizer splits them.
-_KEY = regex.compile(rf"{_SPACELESS}|[[\p{{L}}\p{{M}}]--{_SPACELESS}]+|\p{{N}}", regex.VERSION1)
+# What matching compares: as `_TOKEN`, but letters and digits apart, as the tokenizer
+# splits them ("nude2" holds "nude"); a number stays whole, so "69" does not match "1969".
+_KEY = regex.compile(rf"{_SPACELESS}|[[\p{{L}}\p{{M}}]--{_SPACELESS}]+|\p{{N}}+", regex.VERSION1)
 _SPELLABLE = regex.compile(r"[\p{sc=Latin}\p{sc=Greek}\p{sc=Cyrillic}]", regex.VERSION1)
 
 
@@ -68,18 +69,22 @@ def normalize(text: str) -> str:
 
 def fold(model_text: str) -> str:
     """What the filter adds to the tokenizer's own cleaning (see the module's doc)."""
+    if model_text.isascii():  # none of it applies, and most prompts are
+        return model_text
     decomposed = _INVISIBLE.sub("", unicodedata.normalize("NFKD", model_text))
-    plain = _MARKED.sub(_keep_own_marks, decomposed)
+    plain = _MARKS.sub(_keep_own_marks, decomposed)
     return unicodedata.normalize("NFKC", plain).casefold()
 
 
 def _keep_own_marks(found: regex.Match[str]) -> str:
-    base, marks = found.group(1), found.group(2)
+    """The marks of a run that stay: those on the character before it that its script
+    writes with."""
+    base = found.string[found.start() - 1] if found.start() else ""
     if _KANA.fullmatch(base):
-        return base + "".join(_SOUND_MARKS.findall(marks))
+        return "".join(_SOUND_MARKS.findall(found.group()))
     if _WRITES_WITH_MARKS.fullmatch(base):
-        return base + "".join(_OWN_MARKS.findall(marks))
-    return base
+        return "".join(_OWN_MARKS.findall(found.group()))
+    return ""
 
 
 def tokens(text: str) -> tuple[str, ...]:
@@ -87,8 +92,9 @@ def tokens(text: str) -> tuple[str, ...]:
 
 
 def keys(text: str) -> tuple[str, ...]:
-    """The tokens matching compares: look-alike letters read as Latin, digits alone."""
-    return tuple(_KEY.findall(normalize(text).translate(lookalikes.table())))
+    """The tokens matching compares: look-alike letters read as Latin, numbers apart."""
+    text = normalize(text)
+    return tuple(_KEY.findall(text if text.isascii() else text.translate(lookalikes.table())))
 
 
 def canonical(word: str) -> str:
@@ -125,6 +131,8 @@ class WordList:
 
     def find(self, text: str) -> list[str]:
         """The banned words in `text`, in order of appearance."""
+        if not self._phrases:
+            return []  # most servers ban nothing
         words = keys(text)
         found: dict[str, int] = {}  # word: where it first appears
         for start, token in enumerate(words):
@@ -144,7 +152,7 @@ def _spelled_out(words: tuple[str, ...]) -> list[_Spelled]:
     runs: list[_Spelled] = []
     start = 0
     for end in range(len(words) + 1):
-        if end < len(words) and _SPELLABLE.fullmatch(words[end]):
+        if end < len(words) and len(words[end]) == 1 and _SPELLABLE.match(words[end]):
             continue
         if end - start > 1:
             runs.append(_Spelled(start, "".join(words[start:end])))

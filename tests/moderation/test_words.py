@@ -117,6 +117,12 @@ def test_only_whole_words_match(prompt: str) -> None:
     assert banned("nude").find(prompt) == []
 
 
+def test_numbers_match_whole() -> None:
+    words = banned("69", "420")
+    assert words.find("a 1969 poster, 4200 stars, 1420 ad") == []
+    assert words.find("a 69th poster, sex420") == ["69", "420"]
+
+
 def test_look_alikes_never_change_plain_letters() -> None:
     """Unicode's skeletons map "m" to "rn", "d" to "cl" and "l" to "I": applied to plain
     words they would make "burn" read "bum" and "click" read "dick"."""
@@ -177,6 +183,16 @@ def test_matching_stays_linear_on_hostile_input() -> None:
     started = time.perf_counter()
     assert words.find(hostile) == []
     assert time.perf_counter() - started < 1.0
+
+
+def test_spelled_out_letters_stay_fast_against_a_full_list() -> None:
+    """Every banned word is looked for in a run of spelled-out letters: 500 words of up
+    to 100 letters in 10,000 characters of them, marks and look-alikes included."""
+    words = banned(*("ab" * (i % 50) + "c" * (1 + i // 50) for i in range(500)))
+    for hostile in ("a b " * 2500, "a\u0301 b\u200b " * 2000, "\u0430 b " * 2500):
+        started = time.perf_counter()
+        assert words.find(hostile) == []
+        assert time.perf_counter() - started < 1.0
 
 
 def test_moderators_type_words_separated_by_commas() -> None:
