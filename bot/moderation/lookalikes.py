@@ -36,7 +36,7 @@ def table() -> dict[int, str]:
     found: dict[int, str] = {}
     for char, entries in data.items():
         if len(char) != 1 or char.isascii() or not _SOURCE.fullmatch(char) or len(entries) != 1:
-            continue  # a prototype lists the characters it stands for, never just one
+            continue  # several entries: a prototype, listing the letters that look like it
         prototype = entries[0]["c"]
         reads = latin.get(prototype) or prototype.lower()
         if reads.isascii() and reads.isalpha():

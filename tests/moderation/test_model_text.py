@@ -4,6 +4,7 @@ KerasCV's own tokenizer code (tests/moderation/kerascv_tokenizer.py) runs beside
 `clip_clean`, the counter and the filter on text chosen to tell them apart.
 """
 
+import random
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -51,6 +52,14 @@ def kerascv_clean(kerascv: SimpleNamespace, text: str) -> str:
 @pytest.mark.parametrize("text", SAMPLES)
 def test_clip_clean_is_what_the_tokenizer_encodes(kerascv: SimpleNamespace, text: str) -> None:
     assert clip_clean(text) == kerascv_clean(kerascv, text)
+
+
+def test_clip_clean_is_what_the_tokenizer_encodes_on_random_text(kerascv: SimpleNamespace) -> None:
+    pool = ["&", "#", ";", "x", "X", "amp", "lt", "1", "0", "4", "a", "Z", " ", "\t", "\n"]
+    pool += ["\x1c", "\x85", "\xa0", "\u2028", "\u3000", "\u200b", "\u0130", "\u03a3", "\u0301"]
+    rng = random.Random(15)
+    texts = ["".join(rng.choices(pool, k=rng.randint(0, 40))) for _ in range(2000)]
+    assert [clip_clean(text) for text in texts] == [kerascv_clean(kerascv, t) for t in texts]
 
 
 def test_the_counter_counts_as_the_tokenizer(kerascv: SimpleNamespace, vocab: Path) -> None:
