@@ -30,6 +30,10 @@ def banned(*words: str) -> WordList:
     return WordList([canonical(word) for word in words])
 
 
+def ordinary_prompts() -> list[str]:
+    return [line for line in ORDINARY.read_text("utf-8").splitlines() if line[:1] not in "#"]
+
+
 @pytest.mark.parametrize(
     "prompt",
     [
@@ -150,7 +154,7 @@ def test_ordinary_prompts_are_not_refused() -> None:
     """200 prompts (landscapes, portraits, artists, styles, CJK and Korean, emoji, numbers,
     HTML entities, letters on their own, banned words inside longer words) against a
     list of 30 banned words: not one false positive."""
-    prompts = [line for line in ORDINARY.read_text("utf-8").splitlines() if line[:1] not in "#"]
+    prompts = ordinary_prompts()
     words = banned(*BANNED)
     assert len(prompts) == 200
     assert {prompt: words.find(prompt) for prompt in prompts if words.find(prompt)} == {}
@@ -192,7 +196,7 @@ def test_a_thousand_prompts_against_a_hundred_words() -> None:
     ordinary ones (every script in them), a list of 100 words. About 0.3 s on a shared
     2-core machine (docs/moderation.md); the bound leaves room for a slow CI."""
     rng = random.Random(15)
-    ordinary = ORDINARY.read_text("utf-8").splitlines()[4:]
+    ordinary = ordinary_prompts()
     cut = (", ".join(rng.sample(ordinary, 40))[: rng.randint(100, 1001)] for _ in range(1000))
     prompts = [text.rsplit(" ", 1)[0] for text in cut]  # no half word: "cock" of "cockpit"
     letters = string.ascii_lowercase
