@@ -60,6 +60,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "state_failed": "Failed",
         "state_canceled": "Canceled",
         "job_gone": "That job is no longer here.",
+        "button_elsewhere": "That button does not belong to this message.",
         "image_too_big": "That image is larger than {limit} MB.",
         "image_too_many_pixels": "That image has more than {limit} pixels.",
         "image_unreadable": "That file is not a PNG, JPEG or WebP image I can read.",

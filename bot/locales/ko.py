@@ -113,6 +113,7 @@ MESSAGES: dict[str, str] = {
     "quota_day": "여기서는 {day}.",
     "quota_waiting": "대기 중인 작업: {limit}개 중 {count}개.",
     "job_gone": "그 작업은 더 이상 없습니다.",
+    "button_elsewhere": "그 버튼은 이 메시지의 버튼이 아닙니다.",
     "not_yours": "요청한 멤버나 관리자만 할 수 있습니다.",
     "button_cancel": "취소",
     "field_seed": "시드",

@@ -113,6 +113,7 @@ MESSAGES: dict[str, str] = {
     "quota_day": "在这里，{day}。",
     "quota_waiting": "等待中的任务：{count}/{limit}。",
     "job_gone": "该任务已不存在。",
+    "button_elsewhere": "该按钮不属于这条消息。",
     "not_yours": "只有发起请求的成员或管理员可以这样做。",
     "button_cancel": "取消",
     "field_seed": "种子",
