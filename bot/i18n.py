@@ -65,6 +65,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "image_too_many_pixels": "That image has more than {limit} pixels.",
         "image_unreadable": "That file is not a PNG, JPEG or WebP image I can read.",
         "image_download": "I could not download that image; please try again.",
+        "image_busy": "I am reading other images right now; please try again in a moment.",
         "not_yours": "Only the member who asked for this, or a moderator, can do that.",
         "button_cancel": "Cancel",
         "field_seed": "Seed",

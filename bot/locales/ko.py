@@ -30,6 +30,7 @@ MESSAGES: dict[str, str] = {
     "image_too_many_pixels": "그 이미지는 {limit}픽셀보다 많습니다.",
     "image_unreadable": "그 파일은 읽을 수 있는 PNG, JPEG, WebP 이미지가 아닙니다.",
     "image_download": "그 이미지를 내려받지 못했습니다. 다시 시도해 주세요.",
+    "image_busy": "지금 다른 이미지를 읽는 중입니다. 잠시 후 다시 시도해 주세요.",
     "queue_title": "대기열",
     "queue_mine": "내 작업",
     "queue_none": "대기 중인 작업이 없습니다.",

@@ -30,6 +30,7 @@ MESSAGES: dict[str, str] = {
     "image_too_many_pixels": "这张图片超过了 {limit} 像素。",
     "image_unreadable": "这个文件不是我能读取的 PNG、JPEG 或 WebP 图片。",
     "image_download": "无法下载这张图片，请重试。",
+    "image_busy": "我正在读取其他图片，请稍后再试。",
     "queue_title": "队列",
     "queue_mine": "你的任务",
     "queue_none": "你没有正在等待的任务。",
