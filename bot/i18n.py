@@ -99,6 +99,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "audit_requester": "Requester",
         "audit_result": "Result",
         "audit_words": "Banned words",
+        "audit_unposted_title": "Not posted",
+        "audit_unposted": (
+            "{count} more refused prompt(s) of this member since the last post, left out"
+            " to keep this channel readable."
+        ),
         "audit_delete_button": "Delete image",
         "audit_block_button": "Block member",
         "audit_deleted": "Image deleted by {moderator}.",

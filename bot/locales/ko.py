@@ -59,6 +59,8 @@ MESSAGES: dict[str, str] = {
     "audit_requester": "요청자",
     "audit_result": "결과",
     "audit_words": "금지어",
+    "audit_unposted_title": "게시되지 않음",
+    "audit_unposted": "이 채널을 읽기 쉽게 유지하려고, 지난 게시 이후 이 멤버의 거부된 프롬프트 {count}개를 생략했습니다.",
     "audit_delete_button": "이미지 삭제",
     "audit_block_button": "멤버 차단",
     "audit_deleted": "{moderator}님이 이미지를 삭제했습니다.",

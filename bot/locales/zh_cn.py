@@ -59,6 +59,8 @@ MESSAGES: dict[str, str] = {
     "audit_requester": "请求者",
     "audit_result": "结果",
     "audit_words": "禁用词",
+    "audit_unposted_title": "未发布",
+    "audit_unposted": "为保持本频道清晰，自上次发布以来该成员另有 {count} 条被拒绝的提示词未发布。",
     "audit_delete_button": "删除图片",
     "audit_block_button": "封禁成员",
     "audit_deleted": "图片已被 {moderator} 删除。",

@@ -70,6 +70,38 @@ def error(status: int, message: str, code: int) -> web.Response:
     return json_response({"message": message, "code": code}, status)
 
 
+# Discord's limits on an embed; a message with one embed past them is refused whole.
+EMBED_LIMITS = {"title": 256, "description": 4096, "field_name": 256, "field_value": 1024}
+EMBED_TOTAL, EMBED_FIELDS = 6000, 25
+
+
+def embeds_too_large(payload: Any) -> bool:
+    """Whether a message payload (or an interaction callback's `data`) holds an embed
+    Discord would refuse with 400 Invalid Form Body (code 50035)."""
+    if not isinstance(payload, dict):
+        return False
+    data = payload.get("data")
+    embeds = list(payload.get("embeds") or []) + list(
+        (data.get("embeds") or []) if isinstance(data, dict) else []
+    )
+    return any(_embed_too_large(embed) for embed in embeds)
+
+
+def _embed_too_large(embed: JSON) -> bool:
+    texts = {"title": embed.get("title") or "", "description": embed.get("description") or ""}
+    fields = embed.get("fields") or []
+    parts = [
+        *((len(texts[key]), EMBED_LIMITS[key]) for key in texts),
+        *((len(f["name"]), EMBED_LIMITS["field_name"]) for f in fields),
+        *((len(f["value"]), EMBED_LIMITS["field_value"]) for f in fields),
+    ]
+    footer = (embed.get("footer") or {}).get("text") or ""
+    author = (embed.get("author") or {}).get("name") or ""
+    total = sum(size for size, _ in parts) + len(footer) + len(author)
+    over = any(size > limit for size, limit in parts)
+    return over or len(fields) > EMBED_FIELDS or total > EMBED_TOTAL
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").lower() in ("1", "true")
 
@@ -515,6 +547,8 @@ class FakeDiscord:
         response: web.StreamResponse
         if rule is not None:
             record.fault, response = True, rule.response()
+        elif embeds_too_large(payload):
+            response = error(400, "Invalid Form Body", 50035)
         elif (
             auth != "bot"
             and request.path.startswith(API)
