@@ -392,6 +392,21 @@ class FakeDiscord:
             2, data, guild, channel, user, permissions, locale, attachment_size_limit, created_at
         )
 
+    async def dm_slash(
+        self, name: str, options: Mapping[str, Any] | None = None, *, user: FakeUser | None = None
+    ) -> FakeInteraction:
+        """``/name`` sent from a direct message with the bot, as a client may send even a
+        command registered for servers only."""
+        user = user or self.user
+        command_id = next((c["id"] for c in self.global_commands if c["name"] == name), None)
+        opts, found = self._options(options)
+        data: JSON = {"id": command_id or snowflake(), "name": name, "type": 1}
+        data.update(options=opts, resolved=found)
+        dm = FakeChannel(snowflake(), "", "dm", type=1)
+        return await self._interact(
+            2, data, self.guild, dm, user, DEFAULT_PERMISSIONS, "en-US", None, None, dm=True
+        )
+
     async def click(
         self,
         message: FakeMessage,
@@ -465,6 +480,8 @@ class FakeDiscord:
         limit: int | None,
         created_at: datetime | None,
         message: FakeMessage | None = None,
+        *,
+        dm: bool = False,
     ) -> FakeInteraction:
         user = user or self.user
         limit = self.upload_limit if limit is None else limit
@@ -503,13 +520,22 @@ class FakeDiscord:
         }
         if message is not None:
             payload["message"] = message.data
+        if dm:  # no guild, no member: the user, and a private channel
+            for key in ("guild_id", "member", "guild_locale"):
+                del payload[key]
+            payload.update(
+                user=user.payload(),
+                channel={"id": channel.id, "type": 1, "recipients": [user.payload()]},
+                context=1,
+                authorizing_integration_owners={"1": user.id},
+            )
         interaction = FakeInteraction(
             self,
             iid,
             token,
             kind,
             channel.id,
-            guild.id,
+            "" if dm else guild.id,
             user,
             payload,
             limit,

@@ -62,3 +62,9 @@ async def test_an_upload_that_cannot_be_fetched_or_read_gives_its_images_back(
     assert fetches(world) == 2
     # Neither took the member's one image of the day.
     assert await accepted(await imagine(world, "a boat", image=picture()))
+
+
+async def test_an_upload_sent_from_a_direct_message_is_never_fetched(world: World) -> None:
+    sent = await world.fake.dm_slash("imagine", {"prompt": "a boat", "image": picture()})
+    assert await answer(sent) == "This command works in servers only."
+    assert fetches(world) == 0
