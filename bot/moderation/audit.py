@@ -201,11 +201,13 @@ class Auditor:
             "SELECT id FROM mod_audit_posts WHERE sent_at IS NULL ORDER BY id"
         )
         for (post_id,) in found:
-            if post_id not in self._sending and not await self._send(post_id):
+            if not await self._send(post_id):
                 return
 
     async def _send(self, post_id: int) -> bool:
         """Sends one recorded post; False if Discord could not take it for now."""
+        if post_id in self._sending:
+            return True  # under way (the resender and a new post's task can meet)
         self._sending.add(post_id)
         try:
             return await self._send_now(post_id)
@@ -219,32 +221,21 @@ class Auditor:
         )
         if post is None:
             return True  # sent already
-        channel = await self._channel(post["guild_id"])
+        guild_id = post["guild_id"]
+        channel = await self._channel(guild_id)
         if channel is None:  # the audit log was turned off meanwhile
             await self._forget(post_id)
             return True
-        body = json.loads(post["body"])
+        embed, view = _render(post["kind"], json.loads(post["body"]))
         try:
-            if post["kind"] == "job":
-                view = _view(body["locale"], job_id=body["job_id"], user_id=body["user_id"])
-                embed = job_embed(body)
-            else:
-                view = _view(body["locale"], job_id=None, user_id=body["user_id"])
-                embed = refusal_embed(body)
             await channel.send(embed=embed, view=view, allowed_mentions=NO_PINGS)
-        except discord.HTTPException as error:
-            if not 400 <= error.status < 500:
-                return _retry_later(post["guild_id"], error)
-            log.warning(
-                "Dropped a post to the audit channel of guild %s: Discord refused it (%s %s)",
-                post["guild_id"],
-                error.status,
-                error.text,
-            )
+        except Exception as error:
+            if not _refused_for_good(error):  # Discord down, no connection: try again later
+                log.warning("Could not post to the audit channel of guild %s (%s)", guild_id, error)
+                return False
+            log.warning("Dropped a post to the audit channel of guild %s: %s", guild_id, error)
             await self._forget(post_id)
             return True
-        except (OSError, TimeoutError) as error:  # no answer from Discord at all
-            return _retry_later(post["guild_id"], error)
         # The prompt is not kept once posted; the row stays a while to count refusals.
         await self._db.write(
             "UPDATE mod_audit_posts SET sent_at = ?, body = '' WHERE id = ?",
@@ -317,9 +308,18 @@ async def _insert(
     return cursor.lastrowid
 
 
-def _retry_later(guild_id: int, error: Exception) -> bool:
-    log.warning("Could not post to the audit channel of guild %s (%s); will retry", guild_id, error)
-    return False
+def _refused_for_good(error: Exception) -> bool:
+    """A 4xx: the channel is gone, the bot may not post there, the post is invalid. The
+    same post would be refused again (429s never get here: discord.py waits them out)."""
+    return isinstance(error, discord.HTTPException) and 400 <= error.status < 500
+
+
+def _render(kind: str, body: dict[str, Any]) -> tuple[discord.Embed, discord.ui.View]:
+    if kind == "job":
+        return job_embed(body), _view(
+            body["locale"], job_id=body["job_id"], user_id=body["user_id"]
+        )
+    return refusal_embed(body), _view(body["locale"], job_id=None, user_id=body["user_id"])
 
 
 def _view(locale: str, *, job_id: str | None, user_id: int) -> discord.ui.View:
