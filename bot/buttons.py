@@ -3,6 +3,10 @@ registered as dynamic items, so buttons on messages from before a restart still 
 
 A button that makes pictures (reroll, variation) queues a new job for the member who
 clicked it.
+
+A custom id is only a claim: a client can send any id from any message. So a button acts
+only on a job of the server and channel it is clicked in, and delete and cancel only
+from the job's own message (the one the ledger noted for it).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ log = logging.getLogger(__name__)
 
 VARIATION_STRENGTH = 0.6  # enough to change the picture, little enough to keep its layout
 ACTIONS = ("full", "vary", "reroll", "delete", "cancel")
+MESSAGE_ACTIONS = ("delete", "cancel")  # they act on the message they are clicked on
 _TEMPLATE = re.compile(r"img:(?P<action>[a-z]+):(?P<job>\d{1,25})(?::(?P<index>[0-3]))?")
 
 
@@ -46,12 +51,37 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_TEMPLA
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: ImagineBot = interaction.client  # type: ignore[assignment]
+        locale = str(interaction.locale)
         job = await bot.store.get(self.job_id)
-        if job is None or self.action not in ACTIONS:
-            await reply(interaction, t("job_gone", str(interaction.locale)))
+        # Another server's or channel's job reads as no job at all: a forged id learns
+        # nothing about jobs elsewhere.
+        if (
+            job is None
+            or self.action not in ACTIONS
+            or not _clicked_where_it_lives(interaction, job)
+        ):
+            await reply(interaction, t("job_gone", locale))
+            return
+        if self.action in MESSAGE_ACTIONS and not await _on_its_message(bot, interaction, job):
+            await reply(interaction, t("button_elsewhere", locale))
             return
         handler = _HANDLERS[self.action]
         await handler(bot, interaction, job, self.index or 0)
+
+
+def _clicked_where_it_lives(interaction: discord.Interaction, job: Job) -> bool:
+    return interaction.guild_id == job.guild_id and interaction.channel_id == job.channel_id
+
+
+async def _on_its_message(bot: ImagineBot, interaction: discord.Interaction, job: Job) -> bool:
+    """Whether the button was clicked on the job's own status/result message: delete
+    removes the clicked message, and cancel must not be reachable from another job's."""
+    delivery = await bot.ledger.get(job.id)
+    return (
+        interaction.message is not None
+        and delivery is not None
+        and delivery.status_message_id == interaction.message.id
+    )
 
 
 def status_view(job: Job) -> discord.ui.View:

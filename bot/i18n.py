@@ -60,10 +60,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "state_failed": "Failed",
         "state_canceled": "Canceled",
         "job_gone": "That job is no longer here.",
+        "button_elsewhere": "That button does not belong to this message.",
         "image_too_big": "That image is larger than {limit} MB.",
         "image_too_many_pixels": "That image has more than {limit} pixels.",
         "image_unreadable": "That file is not a PNG, JPEG or WebP image I can read.",
         "image_download": "I could not download that image; please try again.",
+        "image_busy": "I am reading other images right now; please try again in a moment.",
         "not_yours": "Only the member who asked for this, or a moderator, can do that.",
         "button_cancel": "Cancel",
         "field_seed": "Seed",
@@ -97,6 +99,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "audit_requester": "Requester",
         "audit_result": "Result",
         "audit_words": "Banned words",
+        "audit_unposted_title": "Not posted",
+        "audit_unposted": (
+            "{count} more refused prompt(s) of this member since the last post, left out"
+            " to keep this channel readable."
+        ),
         "audit_delete_button": "Delete image",
         "audit_block_button": "Block member",
         "audit_deleted": "Image deleted by {moderator}.",

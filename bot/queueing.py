@@ -4,6 +4,7 @@ make new jobs (reroll, variations) share this path."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import discord
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
 TOKEN_LIFETIME = 15 * 60.0
 TOKEN_MARGIN = 60.0  # stop using the interaction token a minute early: edits take time
 
+# Fetches and checks a member's upload: the bytes of the job's source PNG, or
+# InvalidRequest saying what is wrong with it.
+FetchSource = Callable[[], Awaitable[bytes]]
+
 
 async def submit(
     bot: ImagineBot,
@@ -25,13 +30,19 @@ async def submit(
     params: JobParams,
     *,
     source_png: bytes | None = None,
+    fetch_source: FetchSource | None = None,
 ) -> Job:
-    """Admits the request, then defers the interaction, queues the job and shows its
-    status there. A refusal (blocked member, banned word, cap, quota) raises
-    InvalidRequest before the interaction is answered, so it can be answered privately."""
-    assert interaction.guild_id is not None
-    assert interaction.channel_id is not None
+    """Admits the request, then fetches its upload (if any), then defers the interaction,
+    queues the job and shows its status there. A refusal (blocked member, banned word,
+    cap, quota, a bad upload) raises InvalidRequest before the interaction is answered,
+    so it can be answered privately."""
     job_id = str(interaction.id)
+    await bot.moderation.admit(interaction, params)  # reserves its images, or refuses
+    if fetch_source is not None:
+        # Only now: a member who may not ask makes the bot download and decode nothing.
+        source_png = await _fetched(bot, job_id, fetch_source)
+    assert interaction.guild_id is not None  # admission refuses requests from outside servers
+    assert interaction.channel_id is not None
     locale = str(interaction.locale)
     new_job = NewJob(
         id=job_id,
@@ -42,7 +53,6 @@ async def submit(
         locale=locale,
         source_png=source_png,
     )
-    await bot.moderation.admit(interaction, params)  # reserves its images, or refuses
     with bot.deliverer.announcing(job_id):
         job = await _enqueue(bot, interaction, new_job)
         message = await interaction.edit_original_response(
@@ -51,6 +61,16 @@ async def submit(
         await bot.ledger.set_status_message(job_id, message.id)
     await bot.deliverer.sync(job_id)  # it may have finished meanwhile
     return job
+
+
+async def _fetched(bot: ImagineBot, job_id: str, fetch_source: FetchSource) -> bytes:
+    """The upload of an admitted job; the images admission reserved are given back if it
+    cannot be fetched or read (the cooldown admission started stays: the bot did fetch)."""
+    try:
+        return await fetch_source()
+    except BaseException:
+        await bot.moderation.release(job_id)
+        raise
 
 
 async def _enqueue(bot: ImagineBot, interaction: discord.Interaction, new_job: NewJob) -> Job:

@@ -46,7 +46,7 @@ class Moderation:
     def __init__(self, db: ModerationDb, client: discord.Client, clock: Clock) -> None:
         self.db = db
         self.clock = clock
-        self.audit = Auditor(db, client)
+        self.audit = Auditor(db, client, lambda: self.clock())  # the clock tests move
 
     @classmethod
     async def open(
@@ -55,6 +55,7 @@ class Moderation:
         """Opens moderation's tables in the bot's SQLite file (the ledger's)."""
         moderation = cls(await ModerationDb.open(path), client, clock)
         await moderation._prune()
+        moderation.audit.start()  # posts an earlier run could not send
         return moderation
 
     async def close(self) -> None:
@@ -91,7 +92,7 @@ class Moderation:
         try:
             await quotas.forget(self.db, job.id)
             if job.state is JobState.DONE:
-                self.audit.job_delivered(delivery, job)
+                await self.audit.job_delivered(delivery, job)
         except Exception:
             log.exception("Could not settle job %s with moderation", job.id)
 
@@ -128,7 +129,9 @@ class Moderation:
         if not found:
             return
         log.info("Refused a prompt in guild %s from user %s: banned words", guild_id, user_id)
-        self.audit.prompt_refused(guild_id, user_id, params.prompt, list(dict.fromkeys(found)))
+        await self.audit.prompt_refused(
+            guild_id, user_id, params.prompt, list(dict.fromkeys(found))
+        )
         raise InvalidRequest("mod_refused")
 
     async def _prune(self) -> None:

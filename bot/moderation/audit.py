@@ -1,26 +1,38 @@
 """The audit channel: every delivered job and every refused prompt, posted where a
 server's moderators chose, with buttons to delete the image and block the member.
 
-Posting runs beside delivery, never in its way: a post that fails (channel gone, no
-permission, Discord down) is logged and dropped; the member's result is already out.
+Posting runs beside delivery, never in its way. Each post is first recorded in the bot's
+SQLite file, then sent; one Discord could not take for now (it is down, a network error)
+is sent again every RESEND_SECONDS and after a restart, for up to MAX_AGE. One Discord
+refuses for good (the channel is gone, the bot may not post there) is dropped with a log
+line: retrying would only pile up refused requests. A post can arrive twice if the bot
+stops between Discord's answer and noting it.
+
+Refused prompts are posted at most REFUSALS_PER_WINDOW times per member and server in
+REFUSALS_WINDOW: a member typing banned words over and over cannot flood the channel.
+The next post after a quiet spell says how many were left out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import aiosqlite
 import discord
 
 from bot.errors import reply
 from bot.i18n import t
 from bot.ledger import Delivery
 from bot.moderation import settings
-from bot.moderation.db import ModerationDb
+from bot.moderation.audit_embeds import job_embed, refusal_embed, result_link
+from bot.moderation.db import ModerationDb, row
 from core.jobs import Job
 
 if TYPE_CHECKING:
@@ -30,10 +42,10 @@ log = logging.getLogger(__name__)
 
 _TEMPLATE = re.compile(r"mod:(?P<action>delete|block):(?P<target>\d{1,25})")
 NO_PINGS = discord.AllowedMentions.none()  # name members in the audit log, never ping them
-
-
-def result_link(guild_id: int, channel_id: int, message_id: int) -> str:
-    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+REFUSALS_PER_WINDOW = 3
+REFUSALS_WINDOW = 600.0
+RESEND_SECONDS = 30.0
+MAX_AGE = 86_400.0  # a post Discord would not take for a day is dropped
 
 
 class AuditButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_TEMPLATE):
@@ -64,36 +76,178 @@ class AuditButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_TEMP
 
 
 class Auditor:
-    def __init__(self, db: ModerationDb, client: discord.Client) -> None:
+    def __init__(
+        self, db: ModerationDb, client: discord.Client, clock: Callable[[], float] = time.time
+    ) -> None:
         self._db = db
         self._client = client
+        self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sending: set[int] = set()  # posts being sent now: the resender leaves them
+        self._resender: asyncio.Task[None] | None = None
 
-    def job_delivered(self, delivery: Delivery, job: Job) -> None:
-        """Posts the job to its server's audit channel, if it has one, in the background."""
-        self._spawn(self._post_job(delivery, job), job.guild_id)
+    def start(self) -> None:
+        """Sends what an earlier run left unsent, then retries every RESEND_SECONDS."""
+        self._resender = asyncio.create_task(self._resend_forever(), name="audit-resend")
 
-    def prompt_refused(self, guild_id: int, user_id: int, prompt: str, found: list[str]) -> None:
-        self._spawn(self._post_refusal(guild_id, user_id, prompt, found), guild_id)
+    async def job_delivered(self, delivery: Delivery, job: Job) -> None:
+        """Records the job's post, if its server has an audit channel; sends it in the
+        background."""
+        if delivery.status_message_id is None or not await self._has_channel(job.guild_id):
+            return
+        body = {
+            "locale": self._locale(job.guild_id),
+            "user_id": job.user_id,
+            "job_id": job.id,
+            "prompt": job.params.prompt,
+            "negative_prompt": job.params.negative_prompt,
+            "link": result_link(job.guild_id, job.channel_id, delivery.status_message_id),
+        }
+        post_id = await self._record(job.guild_id, job.user_id, "job", body)
+        self._spawn(post_id)
+
+    async def prompt_refused(
+        self, guild_id: int, user_id: int, prompt: str, found: list[str]
+    ) -> None:
+        """Records the refusal's post unless the member has had their share of the
+        channel lately (then it is only counted); sends it in the background."""
+        try:
+            if not await self._has_channel(guild_id):
+                return
+            body = {"locale": self._locale(guild_id), "user_id": user_id, "prompt": prompt}
+            post_id = await self._record_refusal(guild_id, user_id, {**body, "found": found})
+        except Exception:  # the member is refused all the same
+            log.exception("Could not record a refusal in guild %s for the audit channel", guild_id)
+            return
+        if post_id is not None:
+            self._spawn(post_id)
 
     async def close(self, grace: float = 5.0) -> None:
-        """The bot is closing: posts under way get `grace` seconds, then are dropped."""
+        """The bot is closing: posts under way get `grace` seconds; what is not sent by
+        then stays recorded for the next start."""
+        if self._resender is not None:
+            self._resender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resender
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=grace)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _spawn(self, post: Coroutine[Any, Any, None], guild_id: int) -> None:
-        task = asyncio.create_task(self._safely(post, guild_id))
+    # -- the outbox ------------------------------------------------------------------------
+
+    async def _record(self, guild_id: int, user_id: int, kind: str, body: dict[str, Any]) -> int:
+        async with self._db.transaction() as tx:
+            return await _insert(tx, guild_id, user_id, kind, body, self._clock())
+
+    async def _record_refusal(
+        self, guild_id: int, user_id: int, body: dict[str, Any]
+    ) -> int | None:
+        now = self._clock()
+        member = (guild_id, user_id)
+        async with self._db.transaction() as tx:
+            recent = await row(
+                tx,
+                "SELECT COUNT(*) FROM mod_audit_posts WHERE guild_id = ? AND user_id = ?"
+                " AND kind = 'refused' AND created_at > ?",
+                (*member, now - REFUSALS_WINDOW),
+            )
+            if recent is not None and recent[0] >= REFUSALS_PER_WINDOW:
+                await tx.execute(
+                    "INSERT INTO mod_audit_unposted (guild_id, user_id, refused) VALUES (?, ?, 1)"
+                    " ON CONFLICT (guild_id, user_id) DO UPDATE SET refused = refused + 1",
+                    member,
+                )
+                return None
+            unposted = await row(
+                tx,
+                "DELETE FROM mod_audit_unposted WHERE guild_id = ? AND user_id = ?"
+                " RETURNING refused",
+                member,
+            )
+            body["unposted"] = 0 if unposted is None else unposted[0]
+            return await _insert(tx, guild_id, user_id, "refused", body, now)
+
+    def _spawn(self, post_id: int) -> None:
+        task = asyncio.create_task(self._send_logged(post_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _safely(self, post: Coroutine[Any, Any, None], guild_id: int) -> None:
+    async def _send_logged(self, post_id: int) -> None:
         try:
-            await post
-        except Exception:
-            log.warning("Could not post to the audit channel of guild %s", guild_id, exc_info=True)
+            await self._send(post_id)
+        except Exception:  # the database, say: the post stays recorded for a later round
+            log.exception("Could not send audit post %s", post_id)
+
+    async def _resend_forever(self) -> None:
+        await self._client.wait_until_ready()
+        while True:
+            try:
+                await self._resend()
+            except Exception:
+                log.exception("Could not resend the audit posts")
+            await asyncio.sleep(RESEND_SECONDS)
+
+    async def _resend(self) -> None:
+        """Sends the unsent posts, oldest first, until Discord fails one for now (the
+        others would fail the same way: they wait for the next round)."""
+        now = self._clock()
+        await self._db.write(
+            "DELETE FROM mod_audit_posts WHERE sent_at < ? OR sent_at IS NULL AND created_at < ?",
+            (now - REFUSALS_WINDOW, now - MAX_AGE),
+        )
+        found = await self._db.all(
+            "SELECT id FROM mod_audit_posts WHERE sent_at IS NULL ORDER BY id"
+        )
+        for (post_id,) in found:
+            if not await self._send(post_id):
+                return
+
+    async def _send(self, post_id: int) -> bool:
+        """Sends one recorded post; False if Discord could not take it for now."""
+        if post_id in self._sending:
+            return True  # under way (the resender and a new post's task can meet)
+        self._sending.add(post_id)
+        try:
+            return await self._send_now(post_id)
+        finally:
+            self._sending.discard(post_id)
+
+    async def _send_now(self, post_id: int) -> bool:
+        post = await self._db.one(
+            "SELECT guild_id, kind, body FROM mod_audit_posts WHERE id = ? AND sent_at IS NULL",
+            (post_id,),
+        )
+        if post is None:
+            return True  # sent already
+        guild_id = post["guild_id"]
+        channel = await self._channel(guild_id)
+        if channel is None:  # the audit log was turned off meanwhile
+            await self._forget(post_id)
+            return True
+        embed, view = _render(post["kind"], json.loads(post["body"]))
+        try:
+            await channel.send(embed=embed, view=view, allowed_mentions=NO_PINGS)
+        except Exception as error:
+            if not _refused_for_good(error):  # Discord down, no connection: try again later
+                log.warning("Could not post to the audit channel of guild %s (%s)", guild_id, error)
+                return False
+            log.warning("Dropped a post to the audit channel of guild %s: %s", guild_id, error)
+            await self._forget(post_id)
+            return True
+        # The prompt is not kept once posted; the row stays a while to count refusals.
+        await self._db.write(
+            "UPDATE mod_audit_posts SET sent_at = ?, body = '' WHERE id = ?",
+            (self._clock(), post_id),
+        )
+        return True
+
+    async def _forget(self, post_id: int) -> None:
+        await self._db.write("DELETE FROM mod_audit_posts WHERE id = ?", (post_id,))
+
+    async def _has_channel(self, guild_id: int) -> bool:
+        return (await settings.load(self._db, guild_id)).audit_channel_id is not None
 
     async def _channel(self, guild_id: int) -> discord.PartialMessageable | None:
         channel_id = (await settings.load(self._db, guild_id)).audit_channel_id
@@ -103,35 +257,7 @@ class Auditor:
         guild = self._client.get_guild(guild_id)
         return str(guild.preferred_locale) if guild is not None else "en-US"
 
-    async def _post_job(self, delivery: Delivery, job: Job) -> None:
-        channel = await self._channel(job.guild_id)
-        if channel is None or delivery.status_message_id is None:
-            return
-        locale = self._locale(job.guild_id)
-        link = result_link(job.guild_id, job.channel_id, delivery.status_message_id)
-        embed = discord.Embed(title=t("audit_job_title", locale), description=job.params.prompt)
-        embed.add_field(name=t("audit_requester", locale), value=f"<@{job.user_id}>")
-        embed.add_field(name=t("audit_result", locale), value=link)
-        if job.params.negative_prompt:
-            embed.add_field(
-                name=t("field_negative", locale), value=job.params.negative_prompt, inline=False
-            )
-        view = _view(locale, job_id=job.id, user_id=job.user_id)
-        await channel.send(embed=embed, view=view, allowed_mentions=NO_PINGS)
-
-    async def _post_refusal(
-        self, guild_id: int, user_id: int, prompt: str, found: list[str]
-    ) -> None:
-        channel = await self._channel(guild_id)
-        if channel is None:
-            return
-        locale = self._locale(guild_id)
-        # Spoilers: moderators choose whether to read what was refused.
-        embed = discord.Embed(title=t("audit_refused_title", locale), description=f"||{prompt}||")
-        embed.add_field(name=t("audit_requester", locale), value=f"<@{user_id}>")
-        embed.add_field(name=t("audit_words", locale), value=f"||{', '.join(found)}||")
-        view = _view(locale, job_id=None, user_id=user_id)
-        await channel.send(embed=embed, view=view, allowed_mentions=NO_PINGS)
+    # -- the buttons -----------------------------------------------------------------------
 
     async def delete_result(self, interaction: discord.Interaction, job_id: str) -> None:
         locale = str(interaction.locale)
@@ -163,6 +289,37 @@ class Auditor:
             moderator=interaction.user.mention,
         )
         await _note(interaction, note)
+
+
+async def _insert(
+    tx: aiosqlite.Connection,
+    guild_id: int,
+    user_id: int,
+    kind: str,
+    body: dict[str, Any],
+    now: float,
+) -> int:
+    cursor = await tx.execute(
+        "INSERT INTO mod_audit_posts (guild_id, user_id, kind, body, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (guild_id, user_id, kind, json.dumps(body), now),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def _refused_for_good(error: Exception) -> bool:
+    """A 4xx: the channel is gone, the bot may not post there, the post is invalid. The
+    same post would be refused again (429s never get here: discord.py waits them out)."""
+    return isinstance(error, discord.HTTPException) and 400 <= error.status < 500
+
+
+def _render(kind: str, body: dict[str, Any]) -> tuple[discord.Embed, discord.ui.View]:
+    if kind == "job":
+        return job_embed(body), _view(
+            body["locale"], job_id=body["job_id"], user_id=body["user_id"]
+        )
+    return refusal_embed(body), _view(body["locale"], job_id=None, user_id=body["user_id"])
 
 
 def _view(locale: str, *, job_id: str | None, user_id: int) -> discord.ui.View:

@@ -1,12 +1,36 @@
-"""The usage chart: images per day and the top members, as bars drawn with Pillow."""
+"""The usage chart: images per day and the top members, as bars drawn with Pillow.
+
+Its titles are in the moderator's language and its labels are members' names, so it is
+drawn with a font that has Chinese, Japanese and Korean letters: Pillow's own has only
+Latin ones, and draws the others as empty boxes. The bot's Docker image installs one
+(Debian's fonts-wqy-microhei, 5 MB); elsewhere the first of CJK_FONTS found is used,
+else one fontconfig says covers both Chinese and Korean. No maintained font package on
+PyPI fills in: without any of these, the chart says so in the log once and keeps
+Pillow's font.
+"""
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
+import shutil
+import subprocess
 from datetime import date
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+log = logging.getLogger(__name__)
+
+CJK_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",  # Debian, Ubuntu: fonts-wqy-microhei
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",  # Debian, Ubuntu: fonts-noto-cjk
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",  # Fedora
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",  # Arch
+    "/System/Library/Fonts/Supplemental/Arial Unicode.ttf",  # macOS
+)
+FONT_SIZE = 14
 WIDTH, PANEL_HEIGHT, MARGIN = 900, 300, 40
 BACKGROUND, INK, FAINT = (43, 45, 49), (219, 222, 225), (90, 94, 102)  # Discord's dark theme
 DAY_BAR, USER_BAR = (88, 101, 242), (87, 242, 135)
@@ -20,12 +44,54 @@ def usage_chart(
     height = PANEL_HEIGHT + (MARGIN * 2 + 26 * max(len(top), 1))
     image = Image.new("RGB", (WIDTH, height), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=14)
+    font = chart_font()
     _per_day(draw, font, days, titles[0])
     _top_users(draw, font, top, titles[1], top_y=PANEL_HEIGHT)
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+def chart_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    path = cjk_font_file()
+    if path is None:
+        return ImageFont.load_default(size=FONT_SIZE)
+    return ImageFont.truetype(path, FONT_SIZE)
+
+
+@functools.cache
+def cjk_font_file() -> str | None:
+    """A font file with Chinese, Japanese and Korean letters, or None (said once)."""
+    found = next((path for path in CJK_FONTS if Path(path).is_file()), None)
+    found = found or _fontconfig_cjk_font()
+    if found is None:
+        log.warning(
+            "No font with Chinese and Korean letters was found (on Debian or Ubuntu:"
+            " apt install fonts-wqy-microhei); usage charts show those letters as boxes"
+        )
+    return found
+
+
+def _fontconfig_cjk_font() -> str | None:
+    """A font fontconfig lists for both Simplified Chinese and Korean, if it is here."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return None
+    covering = []
+    for lang in ("zh-cn", "ko"):
+        try:
+            listed = subprocess.run(
+                [fc_list, "-f", "%{file}\n", f":lang={lang}"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        covering.append(set(listed.stdout.split("\n")) - {""})
+    both = sorted(covering[0] & covering[1])
+    return both[0] if both else None
 
 
 def _per_day(

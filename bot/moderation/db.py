@@ -87,6 +87,28 @@ CREATE TABLE IF NOT EXISTS mod_defaults (
     sampler TEXT,
     negative_prompt TEXT
 );
+-- Audit posts, recorded before they are sent (kind 'job' or 'refused', body: what the
+-- post shows, as JSON). A sent post keeps its row, emptied, for a while: refused
+-- prompts posted lately are counted from these.
+CREATE TABLE IF NOT EXISTS mod_audit_posts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    guild_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    sent_at REAL
+);
+CREATE INDEX IF NOT EXISTS mod_audit_posts_by_member
+    ON mod_audit_posts (guild_id, user_id, kind, created_at);
+CREATE INDEX IF NOT EXISTS mod_audit_posts_by_sent ON mod_audit_posts (sent_at);
+-- Refused prompts of a member not posted (over their share), told in their next post.
+CREATE TABLE IF NOT EXISTS mod_audit_unposted (
+    guild_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    refused INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, user_id)
+);
 """
 
 

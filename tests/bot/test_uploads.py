@@ -3,11 +3,14 @@ are decoded, turned upright, flattened, and handed to the engine as the source."
 
 import io
 import struct
+import threading
 import zlib
 
 import pytest
 from PIL import Image
 
+from bot.cogs import imagine as imagine_cog
+from core import uploads
 from tests.fake_discord import EPHEMERAL, Upload
 from tests.support.bot_stack import Stack
 
@@ -41,6 +44,14 @@ def rotated_jpeg() -> bytes:
     return encoded(gradient((200, 100)), "JPEG", exif=exif.tobytes())
 
 
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A small JPEG whose frame header claims `width` x `height`."""
+    data = bytearray(encoded(gradient((64, 64)), "JPEG"))
+    frame = data.index(b"\xff\xc0")  # SOF0: length (2), precision (1), height, width
+    data[frame + 5 : frame + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
 async def imagine_with(stack: Stack, upload: Upload, **options: object) -> Image.Image:
     interaction = await stack.fake.slash(
         "imagine", {"prompt": "the same, in winter", "image": upload, **options}
@@ -57,7 +68,9 @@ async def imagine_with(stack: Stack, upload: Upload, **options: object) -> Image
         (Upload("a.png", encoded(gradient((300, 200)), "PNG"), "image/png"), (300, 200)),
         (Upload("b.webp", encoded(gradient((256, 256)), "WEBP"), "image/webp"), (256, 256)),
         (Upload("c.jpg", rotated_jpeg(), "image/jpeg"), (100, 200)),  # turned upright
-        (Upload("d.png", encoded(gradient((3000, 1500)), "PNG"), "image/png"), (1024, 512)),
+        (Upload("d.png", encoded(gradient((2000, 1000)), "PNG"), "image/png"), (1024, 512)),
+        # A phone's photo: larger than a PNG may be, decoded at half its size.
+        (Upload("e.jpg", encoded(gradient((4000, 3000)), "JPEG"), "image/jpeg"), (1024, 768)),
     ],
 )
 async def test_real_images_become_the_jobs_source(
@@ -85,7 +98,9 @@ async def test_transparency_is_flattened_on_white_and_strength_is_passed(stack: 
         (Upload("notes.txt", b"just some text", "text/plain"), "That file is not a PNG"),
         (Upload("cut.png", encoded(gradient((64, 64)), "PNG")[:80]), "That file is not a PNG"),
         (Upload("bomb.png", bomb_png(100_000, 100_000)), "That image has more than"),
-        (Upload("big.png", bomb_png(5000, 5000)), "That image has more than"),
+        (Upload("big.png", bomb_png(5000, 5000)), "That image has more than 4,194,304 pixels."),
+        (Upload("wide.png", bomb_png(2049, 2048)), "That image has more than 4,194,304 pixels."),
+        (Upload("big.jpg", jpeg_claiming(5000, 4000)), "That image has more than 16,777,216"),
         (Upload("huge.bin", b"\x00" * (10 * 1024 * 1024 + 1)), "That image is larger than 10 MB"),
     ],
 )
@@ -96,4 +111,25 @@ async def test_bad_uploads_are_refused_privately_and_queue_nothing(
     callback = await interaction.wait_callback()
     assert callback.data["flags"] & EPHEMERAL
     assert callback.data["content"].startswith(reply), callback.data["content"]
+    assert await stack.store.head() == 0
+
+
+async def test_when_every_decode_slot_stays_busy_the_member_is_told_to_retry(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imagine_cog, "FETCH_SECONDS", 0.5)
+    release = threading.Event()
+    # Other members' decodes, taking every slot until released.
+    busy = [uploads._decoders.submit(release.wait) for _ in range(uploads.DECODE_SLOTS)]
+    try:
+        upload = Upload("a.png", encoded(gradient((64, 64)), "PNG"), "image/png")
+        interaction = await stack.fake.slash("imagine", {"prompt": "x", "image": upload})
+        callback = await interaction.wait_callback()
+    finally:
+        release.set()
+    assert callback.data["flags"] & EPHEMERAL
+    assert callback.data["content"] == (
+        "I am reading other images right now; please try again in a moment."
+    )
+    assert all(done.result(5) for done in busy)
     assert await stack.store.head() == 0

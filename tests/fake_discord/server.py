@@ -70,6 +70,38 @@ def error(status: int, message: str, code: int) -> web.Response:
     return json_response({"message": message, "code": code}, status)
 
 
+# Discord's limits on an embed; a message with one embed past them is refused whole.
+EMBED_LIMITS = {"title": 256, "description": 4096, "field_name": 256, "field_value": 1024}
+EMBED_TOTAL, EMBED_FIELDS = 6000, 25
+
+
+def embeds_too_large(payload: Any) -> bool:
+    """Whether a message payload (or an interaction callback's `data`) holds an embed
+    Discord would refuse with 400 Invalid Form Body (code 50035)."""
+    if not isinstance(payload, dict):
+        return False
+    data = payload.get("data")
+    embeds = list(payload.get("embeds") or []) + list(
+        (data.get("embeds") or []) if isinstance(data, dict) else []
+    )
+    return any(_embed_too_large(embed) for embed in embeds)
+
+
+def _embed_too_large(embed: JSON) -> bool:
+    texts = {"title": embed.get("title") or "", "description": embed.get("description") or ""}
+    fields = embed.get("fields") or []
+    parts = [
+        *((len(texts[key]), EMBED_LIMITS[key]) for key in texts),
+        *((len(f["name"]), EMBED_LIMITS["field_name"]) for f in fields),
+        *((len(f["value"]), EMBED_LIMITS["field_value"]) for f in fields),
+    ]
+    footer = (embed.get("footer") or {}).get("text") or ""
+    author = (embed.get("author") or {}).get("name") or ""
+    total = sum(size for size, _ in parts) + len(footer) + len(author)
+    over = any(size > limit for size, limit in parts)
+    return over or len(fields) > EMBED_FIELDS or total > EMBED_TOTAL
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").lower() in ("1", "true")
 
@@ -360,6 +392,21 @@ class FakeDiscord:
             2, data, guild, channel, user, permissions, locale, attachment_size_limit, created_at
         )
 
+    async def dm_slash(
+        self, name: str, options: Mapping[str, Any] | None = None, *, user: FakeUser | None = None
+    ) -> FakeInteraction:
+        """``/name`` sent from a direct message with the bot, as a client may send even a
+        command registered for servers only."""
+        user = user or self.user
+        command_id = next((c["id"] for c in self.global_commands if c["name"] == name), None)
+        opts, found = self._options(options)
+        data: JSON = {"id": command_id or snowflake(), "name": name, "type": 1}
+        data.update(options=opts, resolved=found)
+        dm = FakeChannel(snowflake(), "", "dm", type=1)
+        return await self._interact(
+            2, data, self.guild, dm, user, DEFAULT_PERMISSIONS, "en-US", None, None, dm=True
+        )
+
     async def click(
         self,
         message: FakeMessage,
@@ -433,6 +480,8 @@ class FakeDiscord:
         limit: int | None,
         created_at: datetime | None,
         message: FakeMessage | None = None,
+        *,
+        dm: bool = False,
     ) -> FakeInteraction:
         user = user or self.user
         limit = self.upload_limit if limit is None else limit
@@ -471,13 +520,22 @@ class FakeDiscord:
         }
         if message is not None:
             payload["message"] = message.data
+        if dm:  # no guild, no member: the user, and a private channel
+            for key in ("guild_id", "member", "guild_locale"):
+                del payload[key]
+            payload.update(
+                user=user.payload(),
+                channel={"id": channel.id, "type": 1, "recipients": [user.payload()]},
+                context=1,
+                authorizing_integration_owners={"1": user.id},
+            )
         interaction = FakeInteraction(
             self,
             iid,
             token,
             kind,
             channel.id,
-            guild.id,
+            "" if dm else guild.id,
             user,
             payload,
             limit,
@@ -515,6 +573,8 @@ class FakeDiscord:
         response: web.StreamResponse
         if rule is not None:
             record.fault, response = True, rule.response()
+        elif embeds_too_large(payload):
+            response = error(400, "Invalid Form Body", 50035)
         elif (
             auth != "bot"
             and request.path.startswith(API)

@@ -110,6 +110,7 @@ async def admin(
     server: Server | None = None,
     user: FakeUser | None = None,
     permissions: int = MODERATOR,
+    locale: str = "en-US",
 ) -> FakeInteraction:
     """`/imagine-admin <path> options...`, by a moderator of server A unless told."""
     resolved: JSON = {}
@@ -125,6 +126,7 @@ async def admin(
         user=user,
         permissions=permissions,
         resolved=resolved,
+        locale=locale,
     )
 
 

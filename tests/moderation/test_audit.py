@@ -1,17 +1,27 @@
 """The audit channel: each delivered job posted with its prompt, requester and result
 link, and buttons to delete the image and block the member."""
 
-from tests.fake_discord import DEFAULT_PERMISSIONS, FakeMessage
+import re
+import sqlite3
+from pathlib import Path
+
+from bot.moderation.audit import REFUSALS_PER_WINDOW, REFUSALS_WINDOW
+from bot.moderation.audit_embeds import EMBED_CHARS, FIELD_VALUE_CHARS
+from tests.fake_discord import DEFAULT_PERMISSIONS, FakeDiscord, FakeMessage
 from tests.moderation.helpers import (
     MODERATOR,
     World,
     accepted,
     admin,
     answer,
+    build_servers,
     configure,
     delivered,
+    eventually,
     imagine,
+    start_clock,
 )
+from tests.support.bot_stack import full_stack
 
 
 async def audit_posts(world: World, count: int = 1) -> list[FakeMessage]:
@@ -113,3 +123,122 @@ async def test_a_blocked_member_cannot_reroll_either(world: World) -> None:
     callback = await click.wait_callback()
     assert callback.ephemeral
     assert callback.data["content"] == "You can't make images in this server."
+
+
+def unsent_posts(world: World) -> int:
+    """Audit posts recorded in the bot's database and not sent yet."""
+    return audit_rows(world, "WHERE sent_at IS NULL")
+
+
+def audit_rows(world: World, where: str = "") -> int:
+    with sqlite3.connect(world.stack.bot_db) as db:
+        found = db.execute(f"SELECT COUNT(*) FROM mod_audit_posts {where}")
+        return int(found.fetchone()[0])
+
+
+async def all_sent(world: World) -> list[FakeMessage]:
+    """The audit channel once every recorded post is out (a refusal's is recorded before
+    the member is answered)."""
+    await eventually(lambda: unsent_posts(world) == 0)
+    return world.fake.messages(world.a.audit)
+
+
+async def test_refused_prompts_are_posted_three_times_per_member_then_counted(
+    world: World,
+) -> None:
+    await configure(world, "audit", {"channel": world.a.audit})
+    await configure(world, "words add", {"words": "lighthouse"})
+    troll = world.fake.add_user("troll")
+    for n in range(5):
+        refused = await answer(await imagine(world, f"a lighthouse {n}", user=troll))
+        assert refused.startswith("This prompt can't be used")
+    posts = await all_sent(world)
+    assert [post.embeds[0]["description"] for post in posts] == [
+        f"||a lighthouse {n}||" for n in range(REFUSALS_PER_WINDOW)
+    ]
+    # Another member's refusals have their own share.
+    await answer(await imagine(world, "a lighthouse", user=world.fake.add_user("bob")))
+    assert len(await all_sent(world)) == REFUSALS_PER_WINDOW + 1
+    # After a quiet spell the troll's next refusal is posted, saying what was left out.
+    world.clock.advance(REFUSALS_WINDOW)
+    await answer(await imagine(world, "a lighthouse again", user=troll))
+    *_, last = await all_sent(world)
+    fields = {field["name"]: field["value"] for field in last.embeds[0]["fields"]}
+    assert fields["Not posted"] == (
+        "2 more refused prompt(s) of this member since the last post, left out to keep"
+        " this channel readable."
+    )
+
+
+async def test_a_prompt_cannot_close_the_spoiler_that_hides_it(world: World) -> None:
+    await configure(world, "audit", {"channel": world.a.audit})
+    await configure(world, "words add", {"words": "lighthouse"})
+    for prompt in ("a lighthouse || in plain sight", "https://x.y/||lighthouse||"):
+        await answer(await imagine(world, prompt))
+    posts = await all_sent(world)
+    hidden = [post.embeds[0]["description"] for post in posts]
+    assert hidden == [
+        "||a lighthouse \\|\\| in plain sight||",
+        "||https://x.y/\\|\\|lighthouse\\|\\|||",
+    ]
+    for text in hidden:  # the only bars left unescaped open and close the spoiler
+        assert re.findall(r"(?<!\\)\|\|", text[2:-2]) == []
+
+
+async def test_a_post_longer_than_discord_takes_is_cut_not_dropped(world: World) -> None:
+    """The CLIP token limit keeps a prompt's banned words short here (the test vocabulary
+    spends a token on every two letters); with the real vocabulary a prompt and its
+    negative prompt can hold more than 1024 characters of banned words. So the refusal
+    is handed to the audit log directly, as moderation does."""
+    await configure(world, "audit", {"channel": world.a.audit})
+    found = [f"{n:02d}" + "x" * 28 for n in range(60)]  # 60 words, 1,918 characters
+    prompt = "|" * 5000  # escaped, 10,000 characters
+    member = int(world.fake.user.id)
+    audit = world.stack.bot.moderation.audit
+    await audit.prompt_refused(int(world.a.guild.id), member, prompt, found)
+    [post] = await all_sent(world)
+    [embed] = post.embeds
+    fields = {field["name"]: field["value"] for field in embed["fields"]}
+    words = fields["Banned words"]
+    assert len(words) == FIELD_VALUE_CHARS
+    assert words.startswith(f"||{found[0]}, {found[1]}")
+    assert words.endswith("…||")
+    assert embed["description"].startswith("||\\|\\|")
+    assert embed["description"].endswith("…||")
+    total = len(embed["title"]) + len(embed["description"])
+    total += sum(len(field["name"]) + len(field["value"]) for field in embed["fields"])
+    assert total <= EMBED_CHARS
+
+
+async def test_posts_discord_could_not_take_are_sent_after_a_restart(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    a, b, patron, staff = build_servers(fake_discord)
+    audit_route = f"/channels/{a.audit.id}/messages"
+    outage = fake_discord.fail_next("POST", rf"^{audit_route}$", 503, times=1000)
+    async with full_stack(fake_discord, tmp_path) as stack:
+        world = World(stack, a, b, patron, staff, start_clock(stack))
+        await configure(world, "audit", {"channel": a.audit})
+        await configure(world, "words add", {"words": "lighthouse"})
+        await delivered(await imagine(world, "a boat"))
+        await answer(await imagine(world, "a lighthouse"))
+        await fake_discord.wait_for(lambda: outage.hits >= 2)
+        assert unsent_posts(world) == 2
+    outage.times = outage.hits  # Discord is back
+    assert fake_discord.messages(a.audit) == []
+    async with full_stack(fake_discord, tmp_path) as stack:
+        world = World(stack, a, b, patron, staff, start_clock(stack))
+        posts = await all_sent(world)
+    assert sorted(post.embeds[0]["title"] for post in posts) == ["New image", "Prompt refused"]
+    sent = [r for r in fake_discord.requests if r.path == audit_route and r.status == 200]
+    assert len(sent) == 2  # each once
+
+
+async def test_a_post_discord_refuses_for_good_is_dropped_not_retried(world: World) -> None:
+    await configure(world, "audit", {"channel": world.a.audit})
+    route = f"/channels/{world.a.audit.id}/messages"
+    world.fake.fail_next("POST", rf"^{route}$", 403, times=1000)
+    await delivered(await imagine(world, "a boat"))
+    await world.fake.wait_for(lambda: any(r.path == route for r in world.fake.requests))
+    await eventually(lambda: audit_rows(world) == 0)  # forgotten: nothing left to retry
+    assert len([r for r in world.fake.requests if r.path == route]) == 1

@@ -4,7 +4,7 @@ changeable from another."""
 import csv
 import io
 
-from tests.fake_discord import FakeUser
+from tests.fake_discord import FakeInteraction, FakeMessage, FakeUser
 from tests.moderation.helpers import (
     MODERATOR,
     World,
@@ -121,3 +121,94 @@ async def test_a_quota_in_one_server_does_not_limit_another(world: World) -> Non
     await delivered(await imagine(world, "first"))
     assert not await accepted(await imagine(world, "second"))
     assert await accepted(await imagine(world, "elsewhere", server=world.b))
+
+
+# Job buttons. A custom id is whatever a modified client sends: these forge ids naming
+# another job onto a message, as test_each_servers_jobs_go_to_its_own_audit_channel does.
+
+GONE = "That job is no longer here."
+ELSEWHERE = "That button does not belong to this message."
+MAKE_OR_SHOW = ("full:{job}:0", "vary:{job}:0", "reroll:{job}")
+
+
+def forge(message: FakeMessage, custom_id: str) -> None:
+    """Puts `custom_id` on the message's first button: discord.py dispatches a click only
+    to a button the message carries."""
+    message.data["components"][0]["components"][0]["custom_id"] = custom_id
+
+
+async def forged_click(
+    world: World, message: FakeMessage, action: str, job: FakeInteraction
+) -> tuple[FakeInteraction, str]:
+    """Alice (who asked for `job`) clicks `img:<action>` naming `job` on `message`."""
+    custom_id = "img:" + action.format(job=job.id)
+    forge(message, custom_id)
+    click = await world.fake.click(message, custom_id)
+    callback = await click.wait_callback()
+    assert callback.ephemeral, custom_id
+    assert callback.files == [], custom_id  # no full-size image sent
+    assert await world.stack.store.get(click.id) is None, custom_id  # no job queued
+    return click, str(callback.data["content"])
+
+
+async def slow_job(world: World, prompt: str) -> tuple[FakeInteraction, FakeMessage]:
+    """One of alice's jobs in server A, drawing slowly: it can still be canceled."""
+    world.stack.engine.step_seconds = 0.05
+    job = await imagine(world, prompt, steps=100)
+    status = await job.wait_original(lambda m: m.content.startswith("Drawing: step"))
+    return job, status
+
+
+async def still_running_then_cancel(
+    world: World, job: FakeInteraction, status: FakeMessage
+) -> None:
+    """The forged cancel changed nothing; her own cancel, on the job's own message, works."""
+    running = await world.stack.store.get(job.id)
+    assert running is not None
+    assert running.state == "running"
+    await world.fake.click(status, f"img:cancel:{job.id}")
+    await job.wait_original(lambda m: m.content == "This job was canceled.")
+
+
+async def test_job_buttons_refuse_a_job_of_another_server(world: World) -> None:
+    job_a = await imagine(world, "in a")
+    result_a = await delivered(job_a)
+    result_b = await delivered(await imagine(world, "in b", server=world.b))
+    for action in (*MAKE_OR_SHOW, "delete:{job}"):
+        _, said = await forged_click(world, result_b, action, job_a)
+        assert said == GONE, action
+    assert not result_a.deleted
+    assert not result_b.deleted
+    job, status = await slow_job(world, "slow in a")
+    _, said = await forged_click(world, result_b, "cancel:{job}", job)
+    assert said == GONE
+    await still_running_then_cancel(world, job, status)
+
+
+async def test_job_buttons_refuse_a_job_of_another_channel(world: World) -> None:
+    job = await imagine(world, "in general")
+    result = await delivered(job)
+    other = await world.fake.slash(
+        "imagine", {"prompt": "next door", "steps": 2}, channel=world.a.audit
+    )
+    next_door = await delivered(other)
+    for action in (*MAKE_OR_SHOW, "delete:{job}"):
+        _, said = await forged_click(world, next_door, action, job)
+        assert said == GONE, action
+    assert not result.deleted
+    assert not next_door.deleted
+
+
+async def test_delete_and_cancel_act_only_from_the_jobs_own_message(world: World) -> None:
+    mine = await imagine(world, "mine")
+    await delivered(mine)
+    bob = world.fake.add_user("bob")
+    theirs = await delivered(await imagine(world, "theirs", user=bob))
+    # Alice may delete her own result, but not bob's message through her job's id.
+    _, said = await forged_click(world, theirs, "delete:{job}", mine)
+    assert said == ELSEWHERE
+    assert not theirs.deleted
+    job, status = await slow_job(world, "slow")
+    _, said = await forged_click(world, theirs, "cancel:{job}", job)
+    assert said == ELSEWHERE
+    await still_running_then_cancel(world, job, status)

@@ -6,6 +6,9 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from bot.moderation import settings
 from tests.fake_discord import EPHEMERAL
 from tests.moderation.helpers import (
     World,
@@ -79,6 +82,32 @@ async def test_a_time_zone_must_exist_and_a_day_be_one_of_the_choices(world: Wor
     forged = await answer(await admin(world, "limits", {"day": "weekly"}))
     assert forged.startswith("Some options of this command were not understood")
     assert "a day is the last 24 hours" in await answer(await admin(world, "settings"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Europe",  # a folder of the time zone database
+        "America/Argentina",  # a folder inside it
+        "zone.tab",  # one of its data files, which is no zone
+        "Europe/" + "Berlin" * 60,  # longer than a file name may be
+    ],
+)
+async def test_a_folder_or_an_overlong_name_is_refused_and_changes_nothing(
+    world: World, name: str
+) -> None:
+    refused = await answer(await admin(world, "limits", {"timezone": name, "per_member": 5}))
+    assert refused == (
+        f"{name[:50]} is not a time zone I know; write one like Europe/Berlin or Asia/Seoul."
+    )
+    saved = await settings.load(world.stack.bot.moderation.db, int(world.a.guild.id))
+    assert (saved.user_daily, saved.timezone) == (None, "UTC")
+
+
+async def test_a_real_time_zone_is_saved(world: World) -> None:
+    await set_limits(world, day="calendar", timezone="America/Argentina/Buenos_Aires")
+    shown = await answer(await admin(world, "settings"))
+    assert "a day starts at midnight (America/Argentina/Buenos_Aires)" in shown
 
 
 async def test_the_whole_server_shares_its_daily_images(world: World) -> None:

@@ -3,8 +3,11 @@
 import csv
 import io
 
-from PIL import Image
+import pytest
+from PIL import Image, ImageDraw, ImageFont
 
+from bot.i18n import t
+from bot.moderation import charts
 from tests.moderation.helpers import (
     World,
     admin,
@@ -57,3 +60,34 @@ async def test_export_is_one_csv_row_per_job(world: World) -> None:
         (bob, "1", "2"),
     ]
     assert rows[0]["requested_at"].endswith("+00:00")
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "ko"])
+async def test_the_chart_titles_are_drawn_in_chinese_and_korean_letters_not_boxes(
+    world: World, locale: str
+) -> None:
+    font_file = charts.cjk_font_file()
+    assert font_file is not None, "no CJK font here: apt install fonts-wqy-microhei (.ci/run does)"
+    font = ImageFont.truetype(font_file, charts.FONT_SIZE)
+    title = t("chart_per_day", locale, timezone="UTC")
+    # The font has every letter of the title: none is drawn as its missing-letter box.
+    missing = font.getmask("\uffff")  # a noncharacter: no font has it
+    for letter in title:
+        assert bytes(font.getmask(letter)) != bytes(missing), letter
+    shown = await admin(world, "usage", locale=locale)
+    await shown.wait_callback()
+    assert shown.original is not None
+    chart = Image.open(io.BytesIO(shown.original.attachment_bytes(0))).convert("RGB")
+    band = (0, 0, charts.WIDTH, charts.MARGIN)  # the first title, above the bars
+    drawn = chart.crop(band).tobytes()
+    assert drawn == title_band(chart.size, title, font)  # the font's own letters
+    assert drawn != title_band(chart.size, title, ImageFont.load_default(charts.FONT_SIZE))
+
+
+def title_band(
+    size: tuple[int, int], title: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont
+) -> bytes:
+    """What the chart's title band is when `font` draws `title` there."""
+    image = Image.new("RGB", size, charts.BACKGROUND)
+    ImageDraw.Draw(image).text((charts.MARGIN, 10), title, fill=charts.INK, font=font)
+    return image.crop((0, 0, charts.WIDTH, charts.MARGIN)).tobytes()
