@@ -134,6 +134,41 @@ async def test_every_key_of_a_finished_job_gets_the_retention_as_its_lifetime(
     assert min(lifetimes) > (retention - 60) * 1000  # the retention, not some other TTL
 
 
+async def test_a_purge_leaves_no_key_of_the_jobs_it_purged(
+    store: RedisJobStore, raw: Redis, redis_prefix: str, clock: FakeClock
+) -> None:
+    jobs = [dataclasses.replace(new_job(), source_png=b"source") for _ in range(3)]
+    for job in jobs:
+        await store.enqueue(job)
+    await store.claim("w", max_images=2)
+    await store.set_preview(jobs[0].id, "w", 1, b"preview")
+    await store.complete(jobs[0].id, "w", RESULT)
+    await store.fail(jobs[1].id, "w", "boom", retry=False)
+    await store.cancel(jobs[2].id)
+    clock.advance(DEFAULT_RETENTION_SECONDS + 1)
+    assert await store.purge() == 3
+    names = [key.decode() for key in await raw.keys(f"{redis_prefix}*")]
+    assert [name for name in names if name.endswith(tuple(job.id for job in jobs))] == []
+    assert await raw.zcard(f"{redis_prefix}finished:at") == 0
+
+
+async def test_each_finishing_job_purges_two_past_the_retention(
+    store: RedisJobStore, raw: Redis, redis_prefix: str, clock: FakeClock
+) -> None:
+    """So the index of finished jobs stays small even where no process calls `purge`."""
+    old = [new_job() for _ in range(3)]
+    for job in old:
+        await store.enqueue(job)
+        await store.cancel(job.id)
+        clock.advance(1)  # oldest first
+    clock.advance(DEFAULT_RETENTION_SECONDS)
+    new = new_job()
+    await store.enqueue(new)
+    await store.cancel(new.id)
+    assert [await store.get(job.id) is None for job in old] == [True, True, False]
+    assert await raw.zcard(f"{redis_prefix}finished:at") == 2
+
+
 async def test_counts_jobs_by_state_for_metrics(store: RedisJobStore) -> None:
     jobs = [new_job() for _ in range(4)]
     for job in jobs:
@@ -218,9 +253,9 @@ async def test_a_redis_cluster_node_is_refused_at_start_with_one_sentence(
     tmp_path: Path,
 ) -> None:
     # The scripts reach keys they compute; a Cluster would answer CROSSSLOT or MOVED later.
-    with RedisServer(tmp_path, cluster=True) as server:
-        with pytest.raises(ClusterUnsupported, match=r"^IMAGINE_STORE points at a Redis Cluster"):
-            await open_store(server.url)
+    refused = pytest.raises(ClusterUnsupported, match=r"^IMAGINE_STORE points at a Redis Cluster")
+    with RedisServer(tmp_path, cluster=True) as server, refused:
+        await open_store(server.url)
 
 
 async def test_tls_with_a_password(tmp_path: Path) -> None:
