@@ -25,7 +25,7 @@ from pathlib import Path
 from core.clip_tokens import ClipTokenCounter
 from core.jobs import InvalidRequest
 from core.settings import CommonSettings
-from core.store import JobStore
+from core.store import JobStore, open_store
 from core.vocab import VOCAB_NAME, VOCAB_SHA256, resolve_vocab
 
 log = logging.getLogger(__name__)
@@ -50,9 +50,19 @@ def unpack(blob: bytes) -> tuple[bytes, str] | None:
     return data, digest
 
 
+async def share_at_start(settings: CommonSettings) -> None:
+    """The worker's part: shares its merges file before it downloads and compiles the
+    model (minutes, an hour on a first run), so the bot takes /imagine meanwhile."""
+    store = await open_store(settings.store)
+    try:
+        await share(store, settings)
+    finally:
+        await store.close()
+
+
 async def share(store: JobStore, settings: CommonSettings) -> None:
-    """The worker's part, at start: shares the merges file it loaded. A file it cannot
-    read or fetch is logged, not fatal: the worker itself has its vocabulary."""
+    """Puts the merges file the worker loads into the store. A file it cannot read or
+    fetch is logged, not fatal here: the worker's own start then says what is wrong."""
     try:
         path = await asyncio.to_thread(resolve_vocab, settings.vocab, settings.cache_dir)
         data = await asyncio.to_thread(path.read_bytes)

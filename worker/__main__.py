@@ -51,7 +51,6 @@ async def serve(settings: WorkerSettings, engine: EngineLike) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     store = await open_store(settings.store, retention_seconds=settings.retention_days * DAY)
-    await vocab_share.share(store, settings)  # the bot counts tokens with this worker's file
     worker = Worker(
         store,
         engine,
@@ -90,6 +89,7 @@ def main(argv: list[str]) -> int:
         return 2
     setup_logging(settings.log_level)
     serve_metrics(settings)  # up during the download and warm-up too
+    asyncio.run(vocab_share.share_at_start(settings))  # the bot counts tokens with our file
     engine = build(settings)
     asyncio.run(serve(settings, engine))
     return 0

@@ -22,8 +22,10 @@ WORKER_TIMEOUT_SECONDS = 30.0  # a worker unseen for this long is not counted as
 SPEED_SAMPLE = 20  # recent jobs the speed estimate averages over
 DAY = 86_400.0
 DEFAULT_RETENTION_SECONDS = 7 * DAY  # IMAGINE_RETENTION_DAYS: how long finished jobs are kept
-PURGE_BATCH = 10  # finished jobs (a few MB of PNGs each) one `purge` deletes: SQLite holds
-# its write lock about 0.2-0.3 s for ten on a 2-core host (docs/design.md, "Retention")
+# Finished jobs one `purge` deletes. SQLite walks every page of a deleted picture, so a
+# transaction's length follows the bytes it deletes: five jobs of a few MB each keep
+# other writers waiting well under a second (python -m bench.purge_bench).
+PURGE_BATCH = 5
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from core.store.sqlite_schema import MIGRATIONS, statements
 BUSY_TIMEOUT_MS = 30_000
 EVENT_POLL_SECONDS = 0.05
 EVENT_RETENTION_SECONDS = 86_400.0
-VACUUM_PAGES = 1024  # pages (4 KiB) handed back to the file system per purge, at most
+VACUUM_PAGES = 512  # pages (4 KiB, so 2 MiB) handed back to the file system per purge
 FINISHED = tuple(state.value for state in JobState if state.finished)
 
 

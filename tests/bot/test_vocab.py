@@ -7,6 +7,7 @@ import gzip
 import ipaddress
 import socket
 import urllib.request
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -64,16 +65,15 @@ def outside(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return tried
 
 
-async def until(condition: object, seconds: float = 10.0) -> None:
+async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
     """Waits for `condition()` (a watch that runs in the bot, not in the fake Discord)."""
-    assert callable(condition)
     async with asyncio.timeout(seconds):
         while not condition():  # noqa: ASYNC110 (the bot's watch sets no event)
             await asyncio.sleep(0.02)
 
 
 def worker_settings(tmp_path: Path) -> WorkerSettings:
-    return WorkerSettings(  # type: ignore[call-arg]
+    return WorkerSettings(
         _env_file=None,
         IMAGINE_STORE=f"sqlite:///{tmp_path / 'jobs.db'}",
         IMAGINE_VOCAB=write_test_vocab(tmp_path / "worker-vocab.gz"),
@@ -141,9 +141,8 @@ async def not_gzip(store: JobStore, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("share", [damaged, not_gzip])
 async def test_an_unusable_shared_file_is_refused_and_a_good_one_taken_later(
-    share: object, tmp_path: Path
+    share: Callable[[JobStore, Path], Awaitable[None]], tmp_path: Path
 ) -> None:
-    assert callable(share)
     store = await SqliteJobStore.open(tmp_path / "jobs.db")
     vocabulary = Vocabulary(store, None, tmp_path / "cache")
     await share(store, tmp_path)
