@@ -6,7 +6,11 @@ import dataclasses
 import time
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from core.jobs import JobResult
+from core.settings import CommonSettings, describe
 from core.store.base import DAY
 from core.store.sqlite import SqliteJobStore
 from tests.fake_discord import FakeDiscord
@@ -56,3 +60,13 @@ async def test_deleting_a_result_drops_its_stored_pictures_at_once(stack: Stack)
     assert await stack.store.get(job_id) is not None  # the record stays: buttons say "gone"
     full = await stack.fake.click(final, f"img:full:{first.id}:0")  # another job: untouched
     assert (await full.wait_callback()).files
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "a week"])
+def test_a_bad_retention_is_refused_with_one_sentence_naming_it(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAGINE_RETENTION_DAYS", value)
+    with pytest.raises(ValidationError) as refused:
+        CommonSettings(_env_file=None)
+    assert describe(refused.value).startswith("IMAGINE_RETENTION_DAYS is invalid: ")
