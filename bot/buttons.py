@@ -151,6 +151,7 @@ async def _delete(bot: ImagineBot, interaction: discord.Interaction, job: Job, _
         await reply(interaction, t("not_yours", str(interaction.locale)))
         return
     await interaction.response.defer()
+    await bot.store.purge_images(job.id)  # no stored copy outlives the message
     await interaction.delete_original_response()  # the message this button is on
     log.info("Job %s's message deleted by %s", job.id, interaction.user.id)
 

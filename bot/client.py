@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 import discord
@@ -19,9 +20,11 @@ from bot.ledger import Ledger
 from bot.moderation import AuditButton, Moderation
 from core.clip_tokens import ClipTokenCounter
 from core.jobs import Job, JobParams
+from core.retention import keep_purging
 from core.settings import BotSettings
 from core.store import JobStore, open_store
-from core.vocab import resolve_vocab
+from core.store.base import DAY
+from core.vocab_share import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ class ImagineBot(commands.Bot):
     ledger: Ledger
     deliverer: Deliverer
     moderation: Moderation
-    tokens: ClipTokenCounter
+    vocabulary: Vocabulary
 
     def __init__(self, settings: BotSettings, **options: Any) -> None:
         # Slash commands need no privileged intents: no message content, no members.
@@ -48,11 +51,21 @@ class ImagineBot(commands.Bot):
         )
         self.settings = settings
         self._delivery_task: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []  # the vocabulary watch, the purge
+
+    @property
+    def tokens(self) -> ClipTokenCounter:
+        """Raises InvalidRequest (one sentence) until a vocabulary is at hand."""
+        return self.vocabulary.counter()
 
     async def setup_hook(self) -> None:
-        vocab = await asyncio.to_thread(resolve_vocab, self.settings.vocab, self.settings.cache_dir)
-        self.tokens = ClipTokenCounter(vocab)
-        self.store = await open_store(self.settings.store)
+        retention = self.settings.retention_days * DAY
+        self.store = await open_store(self.settings.store, retention_seconds=retention)
+        # Never from the internet: IMAGINE_VOCAB, the cache, or what a worker shared.
+        self.vocabulary = Vocabulary(self.store, self.settings.vocab, self.settings.cache_dir)
+        if not await self.vocabulary.load():
+            self._spawn(self.vocabulary.watch(), "vocabulary")
+        self._spawn(keep_purging(self.store), "purge")
         self.ledger = await Ledger.open(self.settings.bot_db)
         self.moderation = await Moderation.open(self.settings.bot_db, self)
         self.deliverer = Deliverer(
@@ -92,7 +105,13 @@ class ImagineBot(commands.Bot):
     async def on_ready(self) -> None:
         log.info("Connected as %s to %d server(s)", self.user, len(self.guilds))
 
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        self._background.append(asyncio.create_task(work, name=name))
+
     async def close(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         if self._delivery_task is not None:
             self._delivery_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -19,6 +19,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "too_many_tokens": (
             "Your prompt is {tokens} tokens long; the model reads at most {limit}. Shorten it."
         ),
+        "no_vocab": (
+            "No worker has shared CLIP's vocabulary with the bot yet, so prompts cannot be"
+            " checked: start a worker, or set IMAGINE_VOCAB for the bot."
+        ),
         "bad_text": "The {name} must be text.",
         "control_chars": "The {name} contains control characters; remove them.",
         "bad_range": "{name} must be between {low} and {high}.",

@@ -39,6 +39,8 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     store: str = Field("sqlite:///data/imagine.db", alias="IMAGINE_STORE")
+    # Finished jobs, their pictures and uploads are purged this long after they finished.
+    retention_days: float = Field(7.0, gt=0, alias="IMAGINE_RETENTION_DAYS")
     sizes: Annotated[tuple[Size, ...], NoDecode] = Field(
         ((512, 512), (512, 768), (768, 512)), alias="IMAGINE_SIZES"
     )

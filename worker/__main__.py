@@ -12,10 +12,12 @@ import socket
 import sys
 import time
 
+from core import vocab_share
 from core.logs import setup_logging
 from core.metrics import serve_metrics
 from core.settings import WorkerSettings, load
 from core.store import open_store
+from core.store.base import DAY
 from core.vocab import resolve_vocab
 from worker.loop import EngineLike, Worker
 
@@ -48,7 +50,7 @@ async def serve(settings: WorkerSettings, engine: EngineLike) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    store = await open_store(settings.store)
+    store = await open_store(settings.store, retention_seconds=settings.retention_days * DAY)
     worker = Worker(
         store,
         engine,
@@ -87,6 +89,7 @@ def main(argv: list[str]) -> int:
         return 2
     setup_logging(settings.log_level)
     serve_metrics(settings)  # up during the download and warm-up too
+    asyncio.run(vocab_share.share_at_start(settings))  # the bot counts tokens with our file
     engine = build(settings)
     asyncio.run(serve(settings, engine))
     return 0

@@ -4,6 +4,7 @@ MESSAGES: dict[str, str] = {
     "empty_prompt": "프롬프트가 비어 있습니다. 원하는 그림을 설명해 주세요.",
     "too_long_chars": "{name}이(가) {limit}자를 넘습니다.",
     "too_many_tokens": "프롬프트가 {tokens}토큰입니다. 모델은 최대 {limit}토큰까지 읽습니다. 줄여 주세요.",
+    "no_vocab": "아직 CLIP 어휘 파일을 봇에 공유한 워커가 없어 프롬프트를 확인할 수 없습니다: 워커를 시작하거나 봇에 IMAGINE_VOCAB을 설정하세요.",
     "bad_text": "{name}은(는) 텍스트여야 합니다.",
     "control_chars": "{name}에 제어 문자가 있습니다. 지워 주세요.",
     "bad_range": "{name}은(는) {low}에서 {high} 사이여야 합니다.",

@@ -4,6 +4,7 @@ MESSAGES: dict[str, str] = {
     "empty_prompt": "提示词是空的：请描述你想要的画面。",
     "too_long_chars": "{name} 超过了 {limit} 个字符。",
     "too_many_tokens": "你的提示词有 {tokens} 个词元，模型最多只读 {limit} 个。请缩短。",
+    "no_vocab": "还没有工作进程把 CLIP 词表分享给机器人，暂时无法检查提示词：请启动一个工作进程，或为机器人设置 IMAGINE_VOCAB。",
     "bad_text": "{name} 必须是文字。",
     "control_chars": "{name} 含有控制字符，请删除。",
     "bad_range": "{name} 必须在 {low} 到 {high} 之间。",

@@ -34,6 +34,7 @@ from bot.moderation import settings
 from bot.moderation.audit_embeds import job_embed, refusal_embed, result_link
 from bot.moderation.db import ModerationDb, row
 from core.jobs import Job
+from core.store import JobStore
 
 if TYPE_CHECKING:
     from bot.moderation import Moderation
@@ -269,6 +270,8 @@ class Auditor:
         if found is None or found["status_message_id"] is None:
             await reply(interaction, t("job_gone", locale))
             return
+        store: JobStore = self._client.store  # type: ignore[attr-defined]
+        await store.purge_images(job_id)  # no stored copy outlives the message
         channel = self._client.get_partial_messageable(found["channel_id"])
         with contextlib.suppress(discord.NotFound):  # gone already: what the moderator wants
             await channel.get_partial_message(found["status_message_id"]).delete()

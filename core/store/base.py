@@ -20,6 +20,12 @@ def wall_clock() -> float:
 
 WORKER_TIMEOUT_SECONDS = 30.0  # a worker unseen for this long is not counted as online
 SPEED_SAMPLE = 20  # recent jobs the speed estimate averages over
+DAY = 86_400.0
+DEFAULT_RETENTION_SECONDS = 7 * DAY  # IMAGINE_RETENTION_DAYS: how long finished jobs are kept
+# Finished jobs one `purge` deletes. SQLite walks every page of a deleted picture, so a
+# transaction's length follows the bytes it deletes: five jobs of a few MB each keep
+# other writers waiting well under a second (python -m bench.purge_bench).
+PURGE_BATCH = 5
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,24 @@ class JobStore(Protocol):
         """The newest preview of a running job; None once the job has finished or gone
         back to the queue, where an old attempt's picture would mislead."""
         ...
+
+    async def purge(self, *, limit: int = PURGE_BATCH) -> int:
+        """Deletes up to `limit` jobs that finished longer than the store's retention ago,
+        with everything kept for them (results, source, preview); returns how many. A job
+        that has not finished is never purged."""
+        ...
+
+    async def purge_images(self, job_id: str) -> bool:
+        """Drops a finished job's result, source and preview at once (a moderator deleted
+        its picture); its record stays. False, and nothing dropped, if it is unfinished."""
+        ...
+
+    async def put_asset(self, name: str, data: bytes) -> None:
+        """Keeps `data` under `name` until replaced, never purged (CLIP's vocabulary, which
+        a worker shares with the bot: core/vocab_share.py)."""
+        ...
+
+    async def asset(self, name: str) -> bytes | None: ...
 
     async def position(self, job_id: str) -> int:
         """How many queued jobs run before this one (0: next); -1 if it is not queued."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import statistics
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -34,6 +35,8 @@ from core.jobs import GAVE_UP, EventKind, Job, JobEvent, JobParams, JobResult, J
 from core.store import redis_lua as lua
 from core.store.base import (
     DEFAULT_LEASE_SECONDS,
+    DEFAULT_RETENTION_SECONDS,
+    PURGE_BATCH,
     SPEED_SAMPLE,
     WORKER_TIMEOUT_SECONDS,
     Clock,
@@ -49,8 +52,6 @@ log = logging.getLogger(__name__)
 Entry = tuple[bytes, dict[bytes, bytes]]  # a stream entry: its id and its fields
 
 DEFAULT_PREFIX = "imagine:"
-JOB_TTL_SECONDS = 7 * 86_400  # a finished job's record: the bot needs it until delivery
-PNG_TTL_SECONDS = 86_400  # results and img2img sources: large, and held in memory
 EVENT_RETENTION = 86_400.0  # as on SQLite: a bot down longer catches up by sweep
 SOCKET_TIMEOUT = 10.0  # a silent connection (a host gone) is given up after this
 MAX_WAIT = SOCKET_TIMEOUT / 2  # `events(wait=...)` blocks at most this long per call
@@ -64,6 +65,24 @@ def _retry() -> Retry:
     return Retry(EqualJitterBackoff(cap=1.0, base=0.05), retries=20)
 
 
+class ClusterUnsupported(RuntimeError):
+    """IMAGINE_STORE names a Redis Cluster node (docs/scaling.md: single server only)."""
+
+
+async def _refuse_cluster(client: Redis) -> None:
+    """The scripts reach keys they compute from what they read (each member's queue, each
+    job), which a Cluster forbids; say so at start rather than fail on a first claim."""
+    try:
+        info = await client.info("cluster")
+    except ResponseError:  # INFO renamed or disabled (some managed services): go on
+        return
+    if int(info.get("cluster_enabled", 0)):
+        raise ClusterUnsupported(
+            "IMAGINE_STORE points at a Redis Cluster node; the job store needs one Redis"
+            " server (a replica may stand by for failover): see docs/scaling.md."
+        )
+
+
 async def _create_group(client: Redis, stream: str) -> None:
     try:
         await client.xgroup_create(stream, "workers", id="0", mkstream=True)
@@ -75,28 +94,42 @@ async def _create_group(client: Redis, stream: str) -> None:
 class RedisJobStore:
     """JobStore on Redis. Open with `await RedisJobStore.open(url)`."""
 
-    def __init__(self, client: Redis, clock: Clock | None, prefix: str) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        clock: Clock | None,
+        prefix: str,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+    ) -> None:
         self._client = client
         self._clock = clock
         self._prefix = prefix
+        # EXPIRE takes whole seconds: round up, so nothing goes before the retention.
+        self._keep = max(1, math.ceil(retention_seconds))
         self._scripts = {
             name: client.register_script(lua.PRELUDE + body) for name, body in lua.SCRIPTS.items()
         }
 
     @classmethod
     async def open(
-        cls, url: str, *, clock: Clock | None = None, prefix: str = DEFAULT_PREFIX
+        cls,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        prefix: str = DEFAULT_PREFIX,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
     ) -> RedisJobStore:
         """`redis://[:password@]host:6379/0`, or `rediss://` for TLS; without a clock,
         the server's time."""
         # RESP2: replies keep one shape across redis-py versions (RESP3 maps differ).
         client = Redis.from_url(url, protocol=2, socket_timeout=SOCKET_TIMEOUT, retry=_retry())
         try:
+            await _refuse_cluster(client)
             await _create_group(client, prefix + "jobs")
         except BaseException:
             await client.aclose()
             raise
-        return cls(client, clock, prefix)
+        return cls(client, clock, prefix, retention_seconds)
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -104,8 +137,8 @@ class RedisJobStore:
     async def _run(self, name: str, *args: str | bytes) -> Any:
         """Runs one script with the arguments every script starts with."""
         now = "" if self._clock is None else repr(self._clock())
-        ttls = (str(JOB_TTL_SECONDS), str(PNG_TTL_SECONDS), repr(EVENT_RETENTION))
-        return await self._scripts[name](args=[self._prefix, now, *ttls, *args])
+        kept = (str(self._keep), repr(EVENT_RETENTION))
+        return await self._scripts[name](args=[self._prefix, now, *kept, *args])
 
     async def enqueue(self, job: NewJob) -> Job:
         fields = {
@@ -179,6 +212,18 @@ class RedisJobStore:
     async def preview(self, job_id: str) -> Preview | None:
         found = await self._run("preview", job_id)
         return Preview(int(found[0]), found[1]) if found else None
+
+    async def purge(self, *, limit: int = PURGE_BATCH) -> int:
+        return int(await self._run("purge", str(limit)))
+
+    async def purge_images(self, job_id: str) -> bool:
+        return bool(await self._run("purge_images", job_id))
+
+    async def put_asset(self, name: str, data: bytes) -> None:
+        await self._client.set(f"{self._prefix}asset:{name}", data)
+
+    async def asset(self, name: str) -> bytes | None:
+        return cast(bytes | None, await self._client.get(f"{self._prefix}asset:{name}"))
 
     async def position(self, job_id: str) -> int:
         found = await self._run("flows", job_id, "0")

@@ -1,9 +1,9 @@
 """The Redis job store's Lua scripts: each store operation is one script, so it runs as
 one atomic step on the server and two claimers can never take the same job.
 
-Every script gets the same first five arguments (prefix, the injected clock's "now" or
-"" for the server's time, the TTLs of a finished job's record and of its PNGs, how long
-events are kept), then its own (`A`). Times are floats written in full (Python's
+Every script gets the same first four arguments (prefix, the injected clock's "now" or
+"" for the server's time, how many whole seconds a finished job is kept, how long events
+are kept), then its own (`A`). Times are floats written in full (Python's
 `repr`, Lua's `%.17g`), never with Lua's `tostring`, which would round them to 14 digits.
 
 Keys, under the prefix:
@@ -11,11 +11,15 @@ Keys, under the prefix:
   An entry's place in the group's pending list says who holds the job: consumer
   `w:<worker id>` while it runs, `queued` while it waits for another attempt; its delivery
   count is the job's attempt counter. A finished job's entry is acknowledged and deleted.
-- `job:<id>`: a hash with the job's fields; it expires `job_ttl` after the job finishes.
-- `result:<id>`: a list of PNGs (grid first); `source:<id>`: an img2img job's starting
-  image. Both expire `png_ttl` after the job finishes.
+- `job:<id>`: a hash with the job's fields; `result:<id>`: a list of PNGs (grid first);
+  `source:<id>`: an img2img job's starting image. All three get the same lifetime, the
+  retention (`KEEP`), in the script that finishes the job, so they expire together.
 - `preview:<id>`: a hash (step, image) with a running job's newest preview; deleted when
-  the job finishes or is queued again, and expiring `png_ttl` after it was written.
+  the job finishes or is queued again, and expiring `KEEP` after it was written.
+- `finished:at`: a sorted set of finished job ids by when they finished. A purge (and
+  every finishing job, two at a time) deletes the keys of those past the retention by
+  the store's clock, so an injected clock purges as the server's TTLs would.
+- `asset:<name>`: named blobs shared between processes (CLIP's vocabulary); no TTL.
 - `queue`: a sorted set of every queued job, oldest first; `queue:u:<guild>:<user>` and
   `queue:u:<guild>:<user>:<batch key>` the same for one member (and one batch). Scores
   are the times jobs were queued; members are `<enqueue number>:<images>:<steps>:<id>`
@@ -33,14 +37,16 @@ Keys, under the prefix:
 """
 
 PRELUDE = r"""
-local P, NOW, JOB_TTL, PNG_TTL, RETENTION = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local A = {unpack(ARGV, 6)}  -- the script's own arguments
+local P, NOW, KEEP, RETENTION = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local A = {unpack(ARGV, 5)}  -- the script's own arguments
 if NOW == '' then  -- no injected clock: the server's, the one clock every host shares
   local time = redis.call('TIME')
   NOW = time[1] .. '.' .. string.format('%06d', tonumber(time[2]))
 end
 local GROUP, QUEUED_CONSUMER = 'workers', 'queued'
 local JOBS, QUEUE, LEASES, EVENTS = P .. 'jobs', P .. 'queue', P .. 'leases', P .. 'events'
+local FINISHED_AT = P .. 'finished:at'
+local ENDED = {done = true, failed = true, canceled = true}
 
 local function jkey(id) return P .. 'job:' .. id end
 -- NOW plus `seconds`, written with all 17 digits so it reads back as the same float.
@@ -142,6 +148,22 @@ local function queue_remove(id)
   end
 end
 
+-- Deletes up to `limit` finished jobs past the retention by the store's clock (their keys
+-- have usually expired already, by the server's); returns how many. A job that is not
+-- finished (an id enqueued again after its old record expired) is only forgotten here.
+local function purge_finished(limit)
+  local cutoff = '(' .. later(-tonumber(KEEP))
+  local old = redis.call('ZRANGEBYSCORE', FINISHED_AT, '-inf', cutoff, 'LIMIT', 0, limit)
+  for _, id in ipairs(old) do
+    local state = redis.call('HGET', jkey(id), 'state')
+    if not state or ENDED[state] then
+      redis.call('DEL', jkey(id), P .. 'result:' .. id, P .. 'source:' .. id, P .. 'preview:' .. id)
+    end
+    redis.call('ZREM', FINISHED_AT, id)
+  end
+  return #old
+end
+
 local function finish(id, state, err)
   local k = jkey(id)
   local entry = redis.call('HGET', k, 'entry')
@@ -154,10 +176,13 @@ local function finish(id, state, err)
   redis.call('XACK', JOBS, GROUP, entry)
   redis.call('XDEL', JOBS, entry)
   if consumer then forget_if_idle(consumer) end
-  redis.call('EXPIRE', k, JOB_TTL)
-  redis.call('EXPIRE', P .. 'result:' .. id, PNG_TTL)
-  redis.call('EXPIRE', P .. 'source:' .. id, PNG_TTL)
+  -- One lifetime for everything kept for the job, set in this one step.
+  for _, key in ipairs({k, P .. 'result:' .. id, P .. 'source:' .. id}) do
+    redis.call('EXPIRE', key, KEEP)
+  end
   redis.call('DEL', P .. 'preview:' .. id)
+  redis.call('ZADD', FINISHED_AT, NOW, id)
+  purge_finished(2)
   redis.call('HINCRBY', P .. 'finished', state, 1)
   event(id, state)
 end
@@ -192,10 +217,10 @@ if redis.call('EXISTS', k) == 0 then
     'step', '0', 'total_steps', '0', 'gpu_seconds', '0', 'cancel_requested', '0')
   queue_add(id, NOW)
   local guild, user = unpack(redis.call('HMGET', k, 'guild_id', 'user_id'))
-  -- Listings: finished jobs expire JOB_TTL after they finish; twice that is surely gone.
+  -- Listings: finished jobs expire KEEP after they finish; twice that is surely gone.
   for _, list in ipairs({P .. 'jobs:' .. guild, P .. 'jobs:' .. guild .. ':' .. user}) do
     redis.call('ZADD', list, NOW, member)
-    redis.call('ZREMRANGEBYSCORE', list, '-inf', '(' .. later(-2 * tonumber(JOB_TTL)))
+    redis.call('ZREMRANGEBYSCORE', list, '-inf', '(' .. later(-2 * tonumber(KEEP)))
   end
   event(id, 'queued')
 end
@@ -320,7 +345,7 @@ local id, worker, step, image = A[1], A[2], A[3], A[4]
 if not owned(id, worker) then return 0 end
 local k = P .. 'preview:' .. id
 redis.call('HSET', k, 'step', step, 'image', image)
-redis.call('EXPIRE', k, PNG_TTL)
+redis.call('EXPIRE', k, KEEP)
 return 1
 """
 
@@ -475,6 +500,17 @@ end
 return found
 """
 
+PURGE = r"""
+return purge_finished(tonumber(A[1]))
+"""
+
+PURGE_IMAGES = r"""
+local id = A[1]
+if not ENDED[redis.call('HGET', jkey(id), 'state')] then return 0 end
+redis.call('DEL', P .. 'result:' .. id, P .. 'source:' .. id, P .. 'preview:' .. id)
+return 1
+"""
+
 WORKER_SEEN = r"""
 redis.call('ZADD', P .. 'workers', NOW, A[1])
 redis.call('ZREMRANGEBYSCORE', P .. 'workers', '-inf', '(' .. later(-tonumber(RETENTION)))
@@ -496,4 +532,6 @@ SCRIPTS = {
     "stats": STATS,
     "jobs": JOBS_OF,
     "worker_seen": WORKER_SEEN,
+    "purge": PURGE,
+    "purge_images": PURGE_IMAGES,
 }

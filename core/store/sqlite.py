@@ -22,6 +22,8 @@ from core.sqlite_tx import immediate
 from core.store import sqlite_fair
 from core.store.base import (
     DEFAULT_LEASE_SECONDS,
+    DEFAULT_RETENTION_SECONDS,
+    PURGE_BATCH,
     SPEED_SAMPLE,
     WORKER_TIMEOUT_SECONDS,
     Clock,
@@ -35,6 +37,8 @@ from core.store.sqlite_schema import MIGRATIONS, statements
 BUSY_TIMEOUT_MS = 30_000
 EVENT_POLL_SECONDS = 0.05
 EVENT_RETENTION_SECONDS = 86_400.0
+VACUUM_PAGES = 512  # pages (4 KiB, so 2 MiB) handed back to the file system per purge
+FINISHED = tuple(state.value for state in JobState if state.finished)
 
 
 def batch_key(params: JobParams) -> str:
@@ -46,21 +50,37 @@ def batch_key(params: JobParams) -> str:
 class SqliteJobStore:
     """JobStore on one SQLite file. Open with `await SqliteJobStore.open(path)`."""
 
-    def __init__(self, db: aiosqlite.Connection, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        clock: Clock,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+    ) -> None:
         self._db = db
         self._clock = clock
+        self._retention = retention_seconds  # finished jobs older than this are purged
         self._write_lock = asyncio.Lock()  # one transaction at a time on this connection
 
     @classmethod
-    async def open(cls, path: Path, *, clock: Clock = wall_clock) -> SqliteJobStore:
+    async def open(
+        cls,
+        path: Path,
+        *,
+        clock: Clock = wall_clock,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+    ) -> SqliteJobStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path, isolation_level=None)
         db.row_factory = sqlite3.Row
+        # Takes effect only in a new file, and only before WAL writes its header: purged
+        # pages then go back to the file system (`_vacuum`). An older file keeps them
+        # and reuses them for new jobs (docs/design.md, "Retention").
+        await db.execute("PRAGMA auto_vacuum = INCREMENTAL")
         await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoint
         await db.execute("PRAGMA foreign_keys = ON")
-        store = cls(db, clock)
+        store = cls(db, clock, retention_seconds)
         await store._migrate()
         return store
 
@@ -272,6 +292,49 @@ class SqliteJobStore:
             (job_id, JobState.RUNNING),
         )
         return None if row is None else Preview(row["step"], bytes(row["image"]))
+
+    async def purge(self, *, limit: int = PURGE_BATCH) -> int:
+        cutoff = self._clock() - self._retention
+        marks = ", ".join("?" for _ in FINISHED)
+        async with self._transaction() as db:
+            # Results, sources and previews go with their job (ON DELETE CASCADE).
+            cursor = await db.execute(
+                "DELETE FROM jobs WHERE rowid IN (SELECT rowid FROM jobs"
+                f" WHERE finished_at < ? AND state IN ({marks}) ORDER BY finished_at LIMIT ?)",
+                (cutoff, *FINISHED, limit),
+            )
+            purged = cursor.rowcount
+        await self._vacuum()  # a step at a time, also for pages freed by earlier purges
+        return purged
+
+    async def _vacuum(self) -> None:
+        """Hands up to VACUUM_PAGES free pages back to the file system, moving pages from
+        the end of the file into the holes (a no-op in files made before auto_vacuum was
+        set: they reuse free pages for new jobs instead). `executescript`: a plain execute
+        would free one page only. Under the lock: it commits what it finds open."""
+        async with self._write_lock:
+            await self._db.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES})")
+
+    async def purge_images(self, job_id: str) -> bool:
+        async with self._transaction() as db:
+            job = await _job(db, job_id)
+            if job is None or not job.state.finished:
+                return False
+            for table in ("results", "sources", "previews"):
+                await db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
+            return True
+
+    async def put_asset(self, name: str, data: bytes) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO assets (name, data) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET data = excluded.data",
+                (name, data),
+            )
+
+    async def asset(self, name: str) -> bytes | None:
+        row = await _one(self._db, "SELECT data FROM assets WHERE name = ?", (name,))
+        return None if row is None else bytes(row["data"])
 
     async def position(self, job_id: str) -> int:
         async with self._read() as db:

@@ -124,6 +124,15 @@ MIGRATIONS: tuple[str, ...] = (
         image BLOB NOT NULL
     );
     """,
+    # 5: retention (finished jobs purged oldest first, by the time they finished) and
+    # named blobs shared between processes (CLIP's vocabulary).
+    """
+    CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+    CREATE TABLE assets (
+        name TEXT PRIMARY KEY,
+        data BLOB NOT NULL
+    );
+    """,
 )
 
 

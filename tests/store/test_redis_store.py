@@ -19,12 +19,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from core.jobs import EventKind, JobResult, JobState
 from core.settings import WorkerSettings
 from core.store import JobStore, open_store
-from core.store.redis import (
-    EVENT_RETENTION,
-    JOB_TTL_SECONDS,
-    PNG_TTL_SECONDS,
-    RedisJobStore,
-)
+from core.store.base import DEFAULT_RETENTION_SECONDS
+from core.store.redis import EVENT_RETENTION, ClusterUnsupported, RedisJobStore
 from core.store.sqlite import SqliteJobStore
 from tests.support.clock import FakeClock
 from tests.support.jobs import new_job
@@ -95,13 +91,82 @@ async def test_a_finished_job_leaves_the_stream_and_expires(
     assert await store.complete(job.id, "w", RESULT)
     assert await raw.xlen(f"{redis_prefix}jobs") == 0
     assert await pending(raw, redis_prefix) == []
-    assert 0 < await raw.ttl(f"{redis_prefix}job:{job.id}") <= JOB_TTL_SECONDS
-    for key in ("result", "source"):
-        assert 0 < await raw.ttl(f"{redis_prefix}{key}:{job.id}") <= PNG_TTL_SECONDS
+    assert 0 < await raw.ttl(f"{redis_prefix}job:{job.id}") <= DEFAULT_RETENTION_SECONDS
     done = await store.get(job.id)
     assert done is not None
     assert (done.state, done.attempts, done.gpu_seconds) == (JobState.DONE, 1, 2.0)
     assert await store.result(job.id) == RESULT
+
+
+KEPT = ("job", "result", "source")
+
+
+async def finish_by(how: str, store: RedisJobStore, clock: FakeClock, job_id: str) -> None:
+    if how == "canceled while queued":
+        await store.cancel(job_id)
+        return
+    await store.claim("w", lease_seconds=30)
+    if how == "done":
+        await store.complete(job_id, "w", RESULT)
+    elif how == "failed":
+        await store.fail(job_id, "w", "engine broke", retry=False)
+    else:  # its worker vanished, attempts used up: failed by the next claim
+        clock.advance(31)
+        await store.claim("other")
+
+
+@pytest.mark.parametrize("how", ["done", "failed", "canceled while queued", "lease ran out"])
+async def test_every_key_of_a_finished_job_gets_the_retention_as_its_lifetime(
+    how: str, redis_url: str, redis_prefix: str, raw: Redis, clock: FakeClock
+) -> None:
+    retention = 3 * 3600.0
+    store = await RedisJobStore.open(
+        redis_url, clock=clock, prefix=redis_prefix, retention_seconds=retention
+    )
+    job = dataclasses.replace(new_job(), source_png=b"source", max_attempts=1)
+    await store.enqueue(job)
+    await finish_by(how, store, clock, job.id)
+    await store.close()
+    kept = KEPT if how == "done" else ("job", "source")  # only `complete` stores a result
+    lifetimes = [await raw.pttl(f"{redis_prefix}{key}:{job.id}") for key in kept]
+    assert all(0 < ms <= retention * 1000 for ms in lifetimes), lifetimes
+    assert max(lifetimes) - min(lifetimes) < 1000, lifetimes
+    assert min(lifetimes) > (retention - 60) * 1000  # the retention, not some other TTL
+
+
+async def test_a_purge_leaves_no_key_of_the_jobs_it_purged(
+    store: RedisJobStore, raw: Redis, redis_prefix: str, clock: FakeClock
+) -> None:
+    jobs = [dataclasses.replace(new_job(), source_png=b"source") for _ in range(3)]
+    for job in jobs:
+        await store.enqueue(job)
+    await store.claim("w", max_images=2)
+    await store.set_preview(jobs[0].id, "w", 1, b"preview")
+    await store.complete(jobs[0].id, "w", RESULT)
+    await store.fail(jobs[1].id, "w", "boom", retry=False)
+    await store.cancel(jobs[2].id)
+    clock.advance(DEFAULT_RETENTION_SECONDS + 1)
+    assert await store.purge() == 3
+    names = [key.decode() for key in await raw.keys(f"{redis_prefix}*")]
+    assert [name for name in names if name.endswith(tuple(job.id for job in jobs))] == []
+    assert await raw.zcard(f"{redis_prefix}finished:at") == 0
+
+
+async def test_each_finishing_job_purges_two_past_the_retention(
+    store: RedisJobStore, raw: Redis, redis_prefix: str, clock: FakeClock
+) -> None:
+    """So the index of finished jobs stays small even where no process calls `purge`."""
+    old = [new_job() for _ in range(3)]
+    for job in old:
+        await store.enqueue(job)
+        await store.cancel(job.id)
+        clock.advance(1)  # oldest first
+    clock.advance(DEFAULT_RETENTION_SECONDS)
+    new = new_job()
+    await store.enqueue(new)
+    await store.cancel(new.id)
+    assert [await store.get(job.id) is None for job in old] == [True, True, False]
+    assert await raw.zcard(f"{redis_prefix}finished:at") == 2
 
 
 async def test_counts_jobs_by_state_for_metrics(store: RedisJobStore) -> None:
@@ -184,6 +249,15 @@ async def test_open_store_opens_redis_urls_on_the_servers_time(tmp_path: Path) -
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make certificates")
+async def test_a_redis_cluster_node_is_refused_at_start_with_one_sentence(
+    tmp_path: Path,
+) -> None:
+    # The scripts reach keys they compute; a Cluster would answer CROSSSLOT or MOVED later.
+    refused = pytest.raises(ClusterUnsupported, match=r"^IMAGINE_STORE points at a Redis Cluster")
+    with RedisServer(tmp_path, cluster=True) as server, refused:
+        await open_store(server.url)
+
+
 async def test_tls_with_a_password(tmp_path: Path) -> None:
     tls = make_certificates(tmp_path / "tls")
     with RedisServer(tmp_path / "redis", password="s3cret", tls=tls) as server:

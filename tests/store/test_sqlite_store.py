@@ -1,9 +1,11 @@
 """What the SQLite store keeps beyond the contract: the table of members with queued
-jobs that claims read (kept by triggers, filled when an older file is upgraded), and a
-claim whose cost does not grow with the depth of the queue."""
+jobs that claims read (kept by triggers, filled when an older file is upgraded), a
+claim whose cost does not grow with the depth of the queue, and purges that leave no
+rows behind and hand the pages back."""
 
 import dataclasses
 import json
+import os
 import random
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -12,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from core.jobs import JobResult, NewJob
+from core.retention import purge_due
+from core.store.base import DEFAULT_RETENTION_SECONDS
 from core.store.sqlite import SqliteJobStore, batch_key
 from core.store.sqlite_schema import MIGRATIONS, statements
 from tests.support.clock import FakeClock
@@ -163,3 +167,66 @@ async def test_a_claim_costs_the_same_with_a_deep_queue(tmp_path: Path, clock: F
     await store.close()
     shallow, deep = costs
     assert deep < 1.5 * shallow, costs
+
+
+PRAGMAS = ("page_count", "freelist_count", "auto_vacuum")
+
+
+def file_pages(path: Path) -> tuple[int, int, int]:
+    """The file's pages once the WAL is folded back in, its free pages, its auto_vacuum."""
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        found = [db.execute(f"PRAGMA {name}").fetchone()[0] for name in PRAGMAS]
+    db.close()
+    return found[0], found[1], found[2]
+
+
+def image_rows(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        tables = ("results", "sources", "previews")
+        counts = [db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in tables]
+    db.close()
+    return sum(counts)
+
+
+async def fill(store: SqliteJobStore, jobs: int) -> None:
+    """Finished jobs with 150 KB of pictures each (random bytes: no page compresses)."""
+    for _ in range(jobs):
+        job = dataclasses.replace(new_job(), source_png=os.urandom(50_000))
+        await store.enqueue(job)
+        await store.claim("w")
+        images = JobResult(os.urandom(50_000), (os.urandom(50_000),), 1.0)
+        assert await store.complete(job.id, "w", images)
+
+
+async def test_a_purge_leaves_no_picture_rows_and_hands_the_pages_back(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "jobs.db"
+    store = await SqliteJobStore.open(path, clock=clock)
+    await fill(store, 20)
+    full, _, auto_vacuum = file_pages(path)
+    assert auto_vacuum == 2  # INCREMENTAL, in every file the store makes
+    clock.advance(DEFAULT_RETENTION_SECONDS + 1)
+    assert await purge_due(store, pause=0) == 20
+    await store.close()
+    assert image_rows(path) == 0
+    pages, free, _ = file_pages(path)
+    assert (free, pages < full / 10) == (0, True), (full, pages)
+
+
+async def test_an_older_file_reuses_purged_pages_instead(tmp_path: Path, clock: FakeClock) -> None:
+    """A file made before auto_vacuum was set keeps its size, and new jobs fill the holes."""
+    path = tmp_path / "jobs.db"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode = WAL")  # the header is written: auto_vacuum stays off
+    db.close()
+    store = await SqliteJobStore.open(path, clock=clock)
+    await fill(store, 20)
+    clock.advance(DEFAULT_RETENTION_SECONDS + 1)
+    assert await purge_due(store, pause=0) == 20
+    full, free, auto_vacuum = file_pages(path)
+    assert (auto_vacuum, free > full / 2) == (0, True)
+    await fill(store, 20)
+    await store.close()
+    assert file_pages(path)[0] <= full  # the same jobs again: no bigger

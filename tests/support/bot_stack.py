@@ -43,8 +43,10 @@ def bot_settings(fake: FakeDiscord, tmp_path: Path, **extra: object) -> BotSetti
 
 
 @contextlib.asynccontextmanager
-async def running_bot(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[ImagineBot]:
-    bot = ImagineBot(bot_settings(fake, tmp_path), guild_ready_timeout=0.1)
+async def running_bot(
+    fake: FakeDiscord, tmp_path: Path, **settings: object
+) -> AsyncIterator[ImagineBot]:
+    bot = ImagineBot(bot_settings(fake, tmp_path, **settings), guild_ready_timeout=0.1)
     async with run_client(bot, fake.token):
         await fake.wait_for(lambda: fake.guild_commands.get(fake.guild.id))
         yield bot

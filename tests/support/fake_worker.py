@@ -9,6 +9,7 @@ import asyncio
 import os
 from pathlib import Path
 
+from core import vocab_share
 from core.logs import setup_logging
 from core.settings import WorkerSettings, load
 from tests.support.engines import StepEngine
@@ -22,6 +23,7 @@ def main() -> None:
     engine = StepEngine(
         float(os.environ.get("TEST_STEP_SECONDS", "0")), Path(journal) if journal else None
     )
+    asyncio.run(vocab_share.share_at_start(settings))  # as `python -m worker` does
     asyncio.run(serve(settings, engine))
 
 

@@ -46,8 +46,10 @@ class RedisServer:
         appendfsync: str = "always",
         password: str | None = None,
         tls: Path | None = None,
+        cluster: bool = False,
     ) -> None:
-        """`tls`: a folder from `make_certificates`; the server then speaks only TLS."""
+        """`tls`: a folder from `make_certificates`; the server then speaks only TLS.
+        `cluster`: a Redis Cluster node (alone, serving no slots)."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
@@ -62,6 +64,9 @@ class RedisServer:
             *("--logfile", str(directory / "redis.log")),
             *(("--requirepass", password) if password else ()),
         ]
+        if cluster:
+            nodes = str(directory / "nodes.conf")
+            self._command += ["--cluster-enabled", "yes", "--cluster-config-file", nodes]
         if tls is not None:
             self.url = f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={tls / 'ca.crt'}"
             self._command += [
