@@ -1,9 +1,11 @@
 """`python -m bot`: connects to Discord and serves /imagine until stopped.
 `python -m bot check`: exit 0 while the running bot is connected (health checks).
+`python -m bot --help`: this, as usage.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -15,7 +17,7 @@ import yarl
 from bot import health
 from bot.client import ImagineBot
 from core.logs import setup_logging
-from core.settings import BotSettings, load
+from core.settings import BotHealthSettings, BotSettings, load
 
 log = logging.getLogger("bot")
 
@@ -54,12 +56,38 @@ def _raise_for_login(running: asyncio.Task[None]) -> None:
         raise SystemExit(2) from None
 
 
+def quiet_voice() -> None:
+    """The bot never joins a voice channel: discord.py's start-up warnings that its voice
+    libraries (PyNaCl, davey) are missing would only worry whoever reads the log."""
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
+
+
+def parse(args: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="The imagine-bot Discord bot: serves /imagine and delivers the pictures "
+        "the workers make. Settings come from the environment and .env (DISCORD_TOKEN at "
+        "least; see .env.example).",
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["check"],
+        help="check: exit 0 while the running bot is connected to Discord (health checks; "
+        "needs no token)",
+    )
+    return parser.parse_args(args)
+
+
 def main() -> None:
+    command = parse(sys.argv[1:]).command  # before the settings: --help needs none
+    if command == "check":  # the container's health check
+        sys.exit(health.check(load(BotHealthSettings).heartbeat_file))
     settings = load(BotSettings)
-    if sys.argv[1:] == ["check"]:  # the container's health check
-        sys.exit(health.check(settings.heartbeat_file))
     setup_logging(settings.log_level, secrets=[settings.token.get_secret_value()])
     point_at(settings)
+    quiet_voice()
     asyncio.run(serve(settings))
 
 
