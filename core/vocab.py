@@ -10,8 +10,11 @@ from core.download import RemoteFile, download
 VOCAB_URL = "https://github.com/openai/CLIP/blob/main/clip/bpe_simple_vocab_16e6.txt.gz?raw=true"
 VOCAB_SHA256 = "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"
 VOCAB_NAME = "bpe_simple_vocab_16e6.txt.gz"
-_VOCAB = RemoteFile(VOCAB_NAME, VOCAB_URL, VOCAB_SHA256, "CLIP's vocabulary")
-_INSTEAD = f"without internet, set IMAGINE_VOCAB to a copy of {VOCAB_NAME}"
+VOCAB_FILE = RemoteFile(VOCAB_NAME, VOCAB_URL, VOCAB_SHA256, "CLIP's vocabulary")
+_INSTEAD = (
+    f"without internet, set IMAGINE_VOCAB to a copy of {VOCAB_NAME} "
+    '(docs/self-hosting.md, "Weights without internet")'
+)
 
 
 def resolve_vocab(configured: Path | None, cache_dir: Path, mirror: str | None = None) -> Path:
@@ -19,4 +22,4 @@ def resolve_vocab(configured: Path | None, cache_dir: Path, mirror: str | None =
     (downloaded, from `mirror` if given: DownloadError when that fails)."""
     if configured is not None:
         return configured
-    return download(_VOCAB, cache_dir, mirror=mirror, instead=_INSTEAD)
+    return download(VOCAB_FILE, cache_dir, mirror=mirror, instead=_INSTEAD)

@@ -23,7 +23,7 @@ fi
 # or journald it would be carriage returns).
 pip_args=()
 [ -t 1 ] || pip_args+=(--progress-bar off)
-echo "Installing dependencies for $extras into .venv (the first time TensorFlow alone is several hundred MB)"
+echo "Installing dependencies for $extras into .venv"
 .venv/bin/python -m pip install "${pip_args[@]}" --upgrade pip
 .venv/bin/python -m pip install "${pip_args[@]}" -c constraints.txt -e ".[$extras]"
 echo "$wanted" > "$stamp"

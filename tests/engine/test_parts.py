@@ -10,11 +10,11 @@ import keras_cv
 import pytest
 
 from core.download import DownloadError
+from core.vocab import VOCAB_FILE
 from tests.engine.conftest import SIZE
 from worker.engine import build_engine
 from worker.engine.weights import (
     CACHE_SUBDIR,
-    VOCAB_FILE,
     WEIGHT_FILES,
     RemoteFile,
     fetch,

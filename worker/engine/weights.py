@@ -3,7 +3,8 @@ folder copied by hand. No TensorFlow here: the worker downloads before it import
 so a failed download is said within a second.
 
 The file names, addresses and hashes are KerasCV's own
-(``keras_cv/src/models/stable_diffusion/*.py``); tests check that they still match.
+(``keras_cv/src/models/stable_diffusion/*.py``; the vocabulary's in core/vocab.py); tests
+check that they still match.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Final
 
 from core.download import RemoteFile, download
+from core.vocab import resolve_vocab
 
 CACHE_SUBDIR: Final = "stable_diffusion"  # under cache_dir; doubles as a weights folder
 _HF: Final = "https://huggingface.co/fchollet/stable-diffusion/resolve/main/"
@@ -43,20 +45,10 @@ WEIGHT_FILES: Final = {
         "the VAE image encoder's weights",
     ),
 }
-VOCAB_FILE: Final = RemoteFile(
-    "bpe_simple_vocab_16e6.txt.gz",
-    "https://github.com/openai/CLIP/blob/main/clip/bpe_simple_vocab_16e6.txt.gz?raw=true",
-    "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a",
-    "the CLIP tokenizer's merges",
-)
 # The end of the sentence a failed download logs: what to do on a host without internet.
 WEIGHTS_INSTEAD: Final = (
     "without internet, copy kcv_encoder.h5, kcv_diffusion_model.h5, kcv_decoder.h5 and "
     "vae_encoder.h5 into a folder and set IMAGINE_WEIGHTS to it "
-    '(docs/self-hosting.md, "Weights without internet")'
-)
-VOCAB_INSTEAD: Final = (
-    f"without internet, set IMAGINE_VOCAB to a copy of {VOCAB_FILE.name} "
     '(docs/self-hosting.md, "Weights without internet")'
 )
 
@@ -97,11 +89,9 @@ def downloaded_weights(weights: str, cache_dir: Path, mirror: str | None = None)
 
 
 def vocab_path(vocab: Path | None, cache_dir: Path, mirror: str | None = None) -> Path:
-    if vocab is None:
-        return fetch(VOCAB_FILE, cache_dir, mirror, VOCAB_INSTEAD)
-    if not vocab.is_file():
+    if vocab is not None and not vocab.is_file():
         raise ValueError(f"The CLIP vocabulary file {vocab} does not exist.")
-    return vocab
+    return resolve_vocab(vocab, cache_dir, mirror)
 
 
 def fetch(file: RemoteFile, cache_dir: Path, mirror: str | None = None, instead: str = "") -> Path:
