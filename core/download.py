@@ -70,9 +70,20 @@ def download(
             return target
         log.warning("%s does not match its sha256 hash: downloading it again", target)
         target.unlink()
+    try:
+        return _download(file, folder, file.url(mirror), instead, sleep)
+    except OSError as error:  # the folder's, not the network's: a full disk, permissions
+        raise DownloadError(
+            f"Could not save {file.name} in {folder}: {_reason(error)}; check that folder's "
+            "free space and permissions, or set IMAGINE_CACHE_DIR to another folder."
+        ) from None
+
+
+def _download(
+    file: RemoteFile, folder: Path, url: str, instead: str, sleep: Callable[[float], None]
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    url = file.url(mirror)
-    part = folder / f"{file.name}.part"
+    target, part = folder / file.name, folder / f"{file.name}.part"
     log.info("Downloading %s (%s) from %s into %s", file.name, file.holds, url, folder)
     while True:
         before = part.stat().st_size if part.exists() else 0
@@ -116,14 +127,18 @@ def _attempt(url: str, part: Path, name: str) -> None:
         if offset:
             log.info("Resuming %s at %d MB", name, offset // _MB)
         with part.open("ab" if offset else "wb") as out:
-            try:
-                while chunk := response.read(CHUNK):
-                    out.write(chunk)
-                    progress.advance(len(chunk))
-            except (OSError, http.client.HTTPException) as error:
-                raise _Broken(f"the connection broke ({_reason(error)})") from None
+            while chunk := _read(response):
+                out.write(chunk)  # an OSError here (a full disk) is not the connection's
+                progress.advance(len(chunk))
     if total is not None and part.stat().st_size < total:
         raise _Broken("the connection closed before the end of the file")
+
+
+def _read(response: http.client.HTTPResponse) -> bytes:
+    try:
+        return response.read(CHUNK)
+    except (OSError, http.client.HTTPException) as error:
+        raise _Broken(f"the connection broke ({_reason(error)})") from None
 
 
 class _Progress:

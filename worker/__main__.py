@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -65,7 +66,8 @@ def give_up(error: DownloadError, pause_seconds: float) -> int:
             "at that pace",
             pause_seconds,
         )
-        time.sleep(pause_seconds)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C in a terminal: no traceback
+            time.sleep(pause_seconds)
     return 1
 
 

@@ -146,3 +146,14 @@ def test_progress_is_a_plain_line_per_tenth(
     assert percents == [str(percent) for percent in range(10, 101, 10)]
     assert lines[-2].startswith("weights.h5: 100% (10 of 10 MB, ")
     assert not any("\r" in line or "\x1b" in line for line in lines)
+
+
+def test_a_folder_that_cannot_be_written_is_one_sentence(tmp_path: Path) -> None:
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")
+    with serving({"weights.h5": BODY}) as files, pytest.raises(DownloadError) as raised:
+        download(remote(), blocked / "cache", mirror=files.url)
+    assert str(raised.value) == (
+        f"Could not save weights.h5 in {blocked / 'cache'}: not a directory; check that "
+        "folder's free space and permissions, or set IMAGINE_CACHE_DIR to another folder."
+    )
