@@ -20,6 +20,7 @@ from core.logs import setup_logging
 from core.settings import BotHealthSettings, BotSettings, load
 
 log = logging.getLogger("bot")
+START_UP_SECONDS = 60.0  # the longest a stop waits for the start-up to finish
 
 
 def point_at(settings: BotSettings) -> None:
@@ -45,7 +46,23 @@ async def serve(settings: BotSettings) -> None:
         if running.done():
             _raise_for_login(running)
         log.info("Stopping")
+        await _start_up_done(bot, running)
+        if running.done():
+            _raise_for_login(running)
     await running
+
+
+async def _start_up_done(bot: ImagineBot, running: asyncio.Task[None]) -> None:
+    """A stop that comes while the bot logs in and sets up (opens its files, syncs the
+    commands) waits for that to end: closing the bot under it fails the half-done start
+    with a traceback, and a file it opens after the close keeps the process from exiting."""
+    if bot.is_ready():
+        return
+    ready = asyncio.create_task(bot.wait_until_ready())
+    await asyncio.wait(
+        {ready, running}, timeout=START_UP_SECONDS, return_when=asyncio.FIRST_COMPLETED
+    )
+    ready.cancel()
 
 
 def _raise_for_login(running: asyncio.Task[None]) -> None:

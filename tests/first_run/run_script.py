@@ -68,20 +68,33 @@ def write_env_file(root: Path, settings: dict[str, str]) -> None:
 
 async def run(root: Path, env: dict[str, str], seconds: float = 90) -> tuple[int, str]:
     """`bash scripts/run.sh` to its end; its output, stdout and stderr together."""
-    process = await asyncio.create_subprocess_exec(
-        "bash",
-        "scripts/run.sh",
-        cwd=root,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,  # so a test that fails can stop it and its children
-    )
+    log = root / "run.log"
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            "bash",
+            "scripts/run.sh",
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,  # so a test that fails can stop it and its children
+        )
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), seconds)
-    finally:
-        if process.returncode is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+        await asyncio.wait_for(process.wait(), seconds)
+    except TimeoutError:
+        os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
+        output = log.read_text()
+        raise AssertionError(f"run.sh still running after {seconds} s:\n{output}") from None
     assert process.returncode is not None
-    return process.returncode, output.decode()
+    assert not _left_running(process.pid), f"run.sh left processes running:\n{log.read_text()}"
+    return process.returncode, log.read_text()
+
+
+def _left_running(group: int) -> bool:
+    """Whether any process of run.sh's session is still there (then killed)."""
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,22 @@ async def test_the_bot_starts_without_voice_warnings_and_syncs_what_the_docs_say
     assert synced == str(len(names))
     for doc in DOCS:
         assert set(re.findall(r"Synced (\d+) command\(s\)", doc.read_text())) == {synced}, doc
+
+
+async def test_sigterm_during_start_up_stops_the_bot_cleanly(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    # A stop while the bot syncs its commands (its files already open): `docker compose
+    # stop` or Ctrl+C right after a start. It waits for the start-up, then closes.
+    sync = fake_discord.hold_next("PUT", r"/commands$")
+    env = processes.stack_env(tmp_path, **fake_discord.env())
+    log = tmp_path / "bot.log"
+    bot = await processes.start("bot", env, log)
+    await asyncio.wait_for(sync.arrived.wait(), 60)
+    bot.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(30):
+        while "INFO bot: Stopping" not in log.read_text():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    sync.release.set()
+    assert await asyncio.wait_for(bot.wait(), 30) == 0
+    assert "Traceback" not in log.read_text()
