@@ -50,9 +50,9 @@ def dotenv(path: Path) -> dict[str, str]:
 def settings() -> dict[str, str]:
     """The settings as the processes see them: the environment wins over .env, and an
     empty value means not set (core/settings.py: env_ignore_empty)."""
-    merged = dotenv(ENV_FILE) if ENV_FILE.is_file() else {}
-    merged.update(os.environ)
-    return {key: value for key, value in merged.items() if value}
+    merged = {k: v for k, v in dotenv(ENV_FILE).items() if v} if ENV_FILE.is_file() else {}
+    merged.update((key, value) for key, value in os.environ.items() if value)
+    return merged
 
 
 def fail(sentence: str, hint: str) -> None:
@@ -81,9 +81,16 @@ def check_python() -> None:
 
 
 def check_token(values: dict[str, str]) -> None:
-    """The sentence is core/settings.py's for a missing DISCORD_TOKEN (a test compares)."""
-    if values.get("DISCORD_TOKEN", "").strip():
+    """The sentences are core/settings.py's for a missing or empty DISCORD_TOKEN (tests
+    compare them with the bot's)."""
+    token = values.get("DISCORD_TOKEN")
+    if token is not None and token.strip():
         return
+    if token is not None:  # only spaces: set, but empty
+        fail(
+            "Configuration error: DISCORD_TOKEN is invalid: it is empty.",
+            "Put your bot token after DISCORD_TOKEN= in .env.",
+        )
     sentence = "Configuration error: DISCORD_TOKEN is not set."
     if not ENV_FILE.is_file():
         fail(

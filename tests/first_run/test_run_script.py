@@ -26,10 +26,14 @@ from tests.support.vocab import write_test_vocab
 pytestmark = pytest.mark.timeout(180)
 
 
-def bot_sentence(root: Path) -> str:
-    """What `python -m bot` says without a token: the sentence run.sh must repeat."""
+def bot_sentence(root: Path, **env: str) -> str:
+    """What `python -m bot` says about its token: the sentence run.sh must repeat."""
     done = subprocess.run(
-        [sys.executable, "-m", "bot"], cwd=root, env=script_env(), capture_output=True, text=True
+        [sys.executable, "-m", "bot"],
+        cwd=root,
+        env={**script_env(), **env},
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 1
     [line] = done.stderr.splitlines()
@@ -66,6 +70,34 @@ def test_an_env_without_a_token_says_where_to_put_it(tmp_path: Path) -> None:
         "Put your bot token after DISCORD_TOKEN= in .env.",
     ]
     assert not (root / ".venv").exists()
+
+
+def test_a_blank_token_gives_the_bot_s_own_sentence(tmp_path: Path) -> None:
+    root = copy_repo(tmp_path)
+    (root / ".env").write_text('DISCORD_TOKEN="   "\n')
+    done = subprocess.run(
+        ["bash", "scripts/run.sh"], cwd=root, env=script_env(), capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    sentence = done.stderr.splitlines()[0]
+    assert (
+        sentence
+        == bot_sentence(root)
+        == "Configuration error: DISCORD_TOKEN is invalid: it is empty."
+    )
+
+
+async def test_an_empty_variable_in_the_environment_leaves_env_s_value(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    # As the processes read it: an empty value means not set, so .env's token counts.
+    root = copy_repo(tmp_path)
+    fake_venv(root)
+    write_env_file(root, settings(tmp_path, fake_discord))
+    code, output = await run(root, {**script_env(), "DISCORD_TOKEN": ""})
+    assert "DISCORD_TOKEN" not in output
+    assert "Starting the worker and the bot" in output
+    assert code == 1  # the worker's download, as in every run here
 
 
 def settings(tmp_path: Path, fake: FakeDiscord, **extra: str) -> dict[str, str]:
