@@ -1,9 +1,11 @@
 """`python -m bot`: connects to Discord and serves /imagine until stopped.
 `python -m bot check`: exit 0 while the running bot is connected (health checks).
+`python -m bot --help`: this, as usage.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -15,9 +17,10 @@ import yarl
 from bot import health
 from bot.client import ImagineBot
 from core.logs import setup_logging
-from core.settings import BotSettings, load
+from core.settings import BotHealthSettings, BotSettings, load
 
 log = logging.getLogger("bot")
+START_UP_SECONDS = 60.0  # the longest a stop waits for the start-up to finish
 
 
 def point_at(settings: BotSettings) -> None:
@@ -43,7 +46,23 @@ async def serve(settings: BotSettings) -> None:
         if running.done():
             _raise_for_login(running)
         log.info("Stopping")
+        await _start_up_done(bot, running)
+        if running.done():
+            _raise_for_login(running)
     await running
+
+
+async def _start_up_done(bot: ImagineBot, running: asyncio.Task[None]) -> None:
+    """A stop that comes while the bot logs in and sets up (opens its files, syncs the
+    commands) waits for that to end: closing the bot under it fails the half-done start
+    with a traceback, and a file it opens after the close keeps the process from exiting."""
+    if bot.is_ready():
+        return
+    ready = asyncio.create_task(bot.wait_until_ready())
+    await asyncio.wait(
+        {ready, running}, timeout=START_UP_SECONDS, return_when=asyncio.FIRST_COMPLETED
+    )
+    ready.cancel()
 
 
 def _raise_for_login(running: asyncio.Task[None]) -> None:
@@ -54,12 +73,38 @@ def _raise_for_login(running: asyncio.Task[None]) -> None:
         raise SystemExit(2) from None
 
 
+def quiet_voice() -> None:
+    """The bot never joins a voice channel: discord.py's start-up warnings that its voice
+    libraries (PyNaCl, davey) are missing would only worry whoever reads the log."""
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
+
+
+def parse(args: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="The imagine-bot Discord bot: serves /imagine and delivers the pictures "
+        "the workers make. Settings come from the environment and .env (DISCORD_TOKEN at "
+        "least; see .env.example).",
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["check"],
+        help="check: exit 0 while the running bot is connected to Discord (health checks; "
+        "needs no token)",
+    )
+    return parser.parse_args(args)
+
+
 def main() -> None:
+    command = parse(sys.argv[1:]).command  # before the settings: --help needs none
+    if command == "check":  # the container's health check
+        sys.exit(health.check(load(BotHealthSettings).heartbeat_file))
     settings = load(BotSettings)
-    if sys.argv[1:] == ["check"]:  # the container's health check
-        sys.exit(health.check(settings.heartbeat_file))
     setup_logging(settings.log_level, secrets=[settings.token.get_secret_value()])
     point_at(settings)
+    quiet_voice()
     asyncio.run(serve(settings))
 
 

@@ -87,6 +87,18 @@ class WorkerSettings(CommonSettings):
     lease_seconds: float = Field(60.0, gt=1, alias="IMAGINE_LEASE_SECONDS")
     heartbeat_file: Path = Field(Path("data/worker.heartbeat"), alias="IMAGINE_HEARTBEAT_FILE")
     preview_seconds: float = Field(3.0, ge=0, alias="IMAGINE_PREVIEW_SECONDS")
+    download_mirror: str | None = Field(None, alias="IMAGINE_DOWNLOAD_MIRROR")
+    # A worker whose download failed waits this long before it exits: Docker restarts a
+    # container that ran over 10 s after only 100 ms, so without a pause it would try
+    # again every few seconds, forever.
+    failure_pause_seconds: float = Field(0.0, ge=0, alias="IMAGINE_FAILURE_PAUSE_SECONDS")
+
+    @field_validator("download_mirror")
+    @classmethod
+    def _download_mirror(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("it must be an http:// or https:// address")
+        return value
 
     @field_validator("weights")
     @classmethod
@@ -103,14 +115,19 @@ class WorkerSettings(CommonSettings):
         return value
 
 
-class BotSettings(CommonSettings):
+class BotHealthSettings(CommonSettings):
+    """What `python -m bot check` reads: a health check needs no token."""
+
+    heartbeat_file: Path = Field(Path("data/bot.heartbeat"), alias="IMAGINE_BOT_HEARTBEAT_FILE")
+
+
+class BotSettings(BotHealthSettings):
     token: SecretStr = Field(alias="DISCORD_TOKEN")
     api_base: str | None = Field(None, alias="DISCORD_API_BASE")
     gateway_url: str | None = Field(None, alias="DISCORD_GATEWAY_URL")
     bot_db: Path = Field(Path("data/bot.db"), alias="IMAGINE_BOT_DB")
     sync_guild: int | None = Field(None, alias="IMAGINE_SYNC_GUILD")
     retry_seconds: float = Field(10.0, gt=0, alias="IMAGINE_RETRY_SECONDS")
-    heartbeat_file: Path = Field(Path("data/bot.heartbeat"), alias="IMAGINE_BOT_HEARTBEAT_FILE")
 
     @field_validator("token")
     @classmethod

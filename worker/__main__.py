@@ -1,36 +1,52 @@
-"""`python -m worker`: load the model, compile it, then serve jobs until SIGTERM.
-`python -m worker check`: exit 0 if the running worker's heartbeat is fresh (health checks).
+"""`python -m worker`: fetch the model's files, load and compile the model, then serve jobs
+until SIGTERM. `python -m worker check`: exit 0 if the running worker's heartbeat is
+fresh (health checks). `python -m worker --help`: this, as usage.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import socket
 import sys
 import time
+from pathlib import Path
 
 from core import vocab_share
+from core.download import DownloadError
 from core.logs import setup_logging
 from core.metrics import serve_metrics
 from core.settings import WorkerSettings, load
 from core.store import open_store
 from core.store.base import DAY
 from core.vocab import resolve_vocab
+from worker.engine.weights import downloaded_weights
 from worker.loop import EngineLike, Worker
 
 log = logging.getLogger("worker")
 
 
-def build(settings: WorkerSettings) -> EngineLike:
+def fetch_files(settings: WorkerSettings) -> tuple[Path, str]:
+    """The vocabulary and the weights, downloaded where needed before TensorFlow loads,
+    so a host without internet hears so at once. Returns (vocab, weights for build).
+    The vocabulary is shared with the bot before the weights download (minutes, an hour
+    on a first run), so /imagine is taken meanwhile."""
+    vocab = resolve_vocab(settings.vocab, settings.cache_dir, settings.download_mirror)
+    asyncio.run(vocab_share.share_at_start(settings))
+    weights = downloaded_weights(settings.weights, settings.cache_dir, settings.download_mirror)
+    return vocab, weights
+
+
+def build(settings: WorkerSettings, vocab: Path, weights: str) -> EngineLike:
     from worker.engine import build_engine  # TensorFlow loads here, not for `check`
 
-    vocab = resolve_vocab(settings.vocab, settings.cache_dir)
     try:
         engine = build_engine(
-            settings.weights,
+            weights,
             sizes=settings.sizes,
             vocab=vocab,
             cache_dir=settings.cache_dir,
@@ -43,6 +59,21 @@ def build(settings: WorkerSettings) -> EngineLike:
     seconds = engine.warm_up()
     log.info("Warm-up took %.1f s; ready", seconds)
     return engine
+
+
+def give_up(error: DownloadError, pause_seconds: float) -> int:
+    """Logs the failed download's sentence; waits before the exit when a restart policy
+    would otherwise try again at once (SIGTERM still stops it at once)."""
+    log.error("%s", error)
+    if pause_seconds:
+        log.info(
+            "Exiting in %.0f s (IMAGINE_FAILURE_PAUSE_SECONDS), so that a restart tries again "
+            "at that pace",
+            pause_seconds,
+        )
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C in a terminal: no traceback
+            time.sleep(pause_seconds)
+    return 1
 
 
 async def serve(settings: WorkerSettings, engine: EngineLike) -> None:
@@ -80,17 +111,42 @@ def check(settings: WorkerSettings) -> int:
     return 0
 
 
+def parse(args: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m worker",
+        description="The imagine-bot image worker: downloads the model's weights once, "
+        "compiles the model for every configured size, then makes the pictures the bot "
+        "queues. Settings come from the environment and .env (see .env.example).",
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["check"],
+        help="check: exit 0 if the running worker's heartbeat is fresh (health checks)",
+    )
+    return parser.parse_args(args)
+
+
 def main(argv: list[str]) -> int:
+    command = parse(argv[1:]).command  # before the settings: --help needs none
     settings = load(WorkerSettings)
-    if argv[1:] == ["check"]:
+    if command == "check":
         return check(settings)
-    if argv[1:]:
-        print("usage: python -m worker [check]")
-        return 2
     setup_logging(settings.log_level)
     serve_metrics(settings)  # up during the download and warm-up too
-    asyncio.run(vocab_share.share_at_start(settings))  # the bot counts tokens with our file
-    engine = build(settings)
+    log.info(
+        "Starting: sizes %s, at most %d image(s) per batch, weights %s",
+        ", ".join(f"{w}x{h}" for w, h in settings.sizes),
+        settings.max_batch_images,
+        settings.weights,
+    )
+    try:
+        vocab, weights = fetch_files(settings)
+    except DownloadError as error:
+        return give_up(error, settings.failure_pause_seconds)
+    except ValueError as error:  # a weights folder that lacks a file, a read-only cache
+        sys.exit(f"Configuration error: {error}")
+    engine = build(settings, vocab, weights)
     asyncio.run(serve(settings, engine))
     return 0
 

@@ -110,7 +110,7 @@ def third_party_imports(packages: tuple[str, ...]) -> set[str]:
                     names |= {alias.name.split(".")[0] for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                     names.add(node.module.split(".")[0])
-    return names - set(sys.stdlib_module_names) - {"__future__", *IMAGES, "core"}
+    return names - set(sys.stdlib_module_names) - {"__future__", *IMAGES, "core", "tests"}
 
 
 @pytest.mark.parametrize("image", IMAGES)
@@ -124,3 +124,26 @@ def test_each_image_installs_what_its_code_imports(image: str) -> None:
         if not {canonicalize_name(d) for d in providers.get(module, [])} & installed
     }
     assert not missing, f"the {image} image lacks {sorted(missing)}"
+
+
+# The extras whose own requirements must name what each package imports: a package that
+# arrives only as another's dependency can vanish with that dependency's next version.
+# The tests run with every extra installed (scripts/test.sh).
+DECLARED = {
+    "core": set(),
+    "bot": {"bot"},
+    "worker": {"worker", "cpu"},
+    "tests": {"bot", "worker", "cpu", "test"},
+}
+
+
+@pytest.mark.parametrize("package", DECLARED)
+def test_every_package_imported_is_a_direct_requirement(package: str) -> None:
+    declared = {canonicalize_name(r.name) for r in images.direct_requirements(DECLARED[package])}
+    providers = metadata.packages_distributions()
+    undeclared = {
+        module
+        for module in third_party_imports((package,))
+        if not {canonicalize_name(d) for d in providers.get(module, [])} & declared
+    }
+    assert not undeclared, f"{package}/ imports {sorted(undeclared)}, not in pyproject.toml"

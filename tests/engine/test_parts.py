@@ -9,11 +9,12 @@ from pathlib import Path
 import keras_cv
 import pytest
 
+from core.download import DownloadError
+from core.vocab import VOCAB_FILE
 from tests.engine.conftest import SIZE
 from worker.engine import build_engine
-from worker.engine.parts import (
+from worker.engine.weights import (
     CACHE_SUBDIR,
-    VOCAB_FILE,
     WEIGHT_FILES,
     RemoteFile,
     fetch,
@@ -83,5 +84,5 @@ def test_fetch_downloads_into_the_cache_and_checks_the_hash(tmp_path: Path) -> N
 
 
 def test_fetch_refuses_a_file_with_the_wrong_hash(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="hash does not match"):
+    with pytest.raises(DownloadError, match="does not match its sha256 hash"):
         fetch(served_file(tmp_path, b"weights", sha256="0" * 64), tmp_path / "cache")

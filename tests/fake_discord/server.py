@@ -145,6 +145,23 @@ class FaultRule:
         return json_response(self.body, 429, headers)
 
 
+@dataclass
+class Hold:
+    """Keeps the next request matching ``method`` and ``pattern`` waiting until released."""
+
+    method: str
+    pattern: re.Pattern[str]
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (
+            not self.arrived.is_set()
+            and self.method in ("*", method)
+            and self.pattern.search(path) is not None
+        )
+
+
 class FakeDiscord:
     """A local Discord for a real discord.py client. Use ``async with FakeDiscord() as fake``."""
 
@@ -172,6 +189,7 @@ class FakeDiscord:
         self.requests: list[RequestRecord] = []
         self.interactions: list[FakeInteraction] = []
         self.faults: list[FaultRule] = []
+        self.holds: list[Hold] = []
         self.gateway = Gateway(self)
         self._messages: dict[str, FakeMessage] = {}
         self._blobs: dict[str, bytes] = {}
@@ -350,6 +368,13 @@ class FakeDiscord:
         )
         self.faults.append(rule)
         return rule
+
+    def hold_next(self, method: str, path_regex: str) -> Hold:
+        """Keep the next matching request (path after /api/v10) waiting: ``arrived`` is set
+        when it comes, and it is answered once ``release`` is set."""
+        hold = Hold(method.upper(), re.compile(path_regex))
+        self.holds.append(hold)
+        return hold
 
     async def drop_gateway(self, *, code: int | None = None, resumable: bool = True) -> None:
         await self.gateway.drop(code=code, resumable=resumable)
@@ -569,6 +594,10 @@ class FakeDiscord:
             payload,
             [(f.filename, len(f.data)) for f in files],
         )
+        hold = next((h for h in self.holds if h.matches(request.method, path)), None)
+        if hold is not None:
+            hold.arrived.set()
+            await hold.release.wait()
         rule = next((r for r in self.faults if r.matches(request.method, path)), None)
         response: web.StreamResponse
         if rule is not None:
