@@ -1,12 +1,12 @@
-"""`python -m worker` shares CLIP's vocabulary with the bot before it builds the model
-(a download and a compilation that take minutes, an hour on a first run)."""
+"""`python -m worker` shares CLIP's vocabulary with the bot before it fetches the weights
+and builds the model (a download and a compilation that take minutes, an hour on a first
+run)."""
 
 import asyncio
 from pathlib import Path
 
 import pytest
 
-from core.settings import WorkerSettings
 from core.store.sqlite import SqliteJobStore
 from core.vocab_share import ASSET, unpack
 from tests.support.processes import stack_env
@@ -21,23 +21,23 @@ async def shared(path: Path) -> bytes | None:
         await store.close()
 
 
-def test_the_worker_shares_its_vocabulary_before_building_the_model(
+def test_the_worker_shares_its_vocabulary_before_fetching_the_weights(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = stack_env(tmp_path)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    found_when_building: list[bytes | None] = []
+    found_when_fetching: list[bytes | None] = []
 
-    def build(settings: WorkerSettings) -> None:
-        found_when_building.append(asyncio.run(shared(tmp_path / "jobs.db")))
-        raise SystemExit(3)  # stop here: the model is not what this test is about
+    def downloaded_weights(weights: str, cache_dir: Path, mirror: str | None) -> str:
+        found_when_fetching.append(asyncio.run(shared(tmp_path / "jobs.db")))
+        raise SystemExit(3)  # stop here: the weights are not what this test is about
 
-    monkeypatch.setattr(worker_main, "build", build)
+    monkeypatch.setattr(worker_main, "downloaded_weights", downloaded_weights)
     monkeypatch.setattr(worker_main, "setup_logging", lambda level: None)  # pytest's, kept
     with pytest.raises(SystemExit):
         worker_main.main(["worker"])
-    [blob] = found_when_building
+    [blob] = found_when_fetching
     assert blob is not None
     found = unpack(blob)
     assert found is not None
