@@ -172,7 +172,7 @@ class Admin(
                 size = "x".join(map(str, presets.parse_size(str(size), sizes)))
             wanted = presets.Defaults(count, steps, guidance, size, sampler, negative_prompt)
             server = await config.load(self.db, guild_id)
-            presets.check(wanted, server, sizes, self.bot.tokens)
+            presets.check(wanted, server, sizes, lambda: self.bot.tokens)
         except InvalidRequest as refused:
             await _say(interaction, t(refused.key, locale, **refused.values))
             return

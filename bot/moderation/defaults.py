@@ -8,6 +8,7 @@ stored value stays, and comes back if the cap is raised again)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -92,10 +93,15 @@ def parse_size(text: str, sizes: tuple[Size, ...]) -> Size:
 
 
 def check(
-    wanted: Defaults, server: GuildSettings, sizes: tuple[Size, ...], tokens: ClipTokenCounter
+    wanted: Defaults,
+    server: GuildSettings,
+    sizes: tuple[Size, ...],
+    tokens: Callable[[], ClipTokenCounter],
 ) -> None:
     """Raises InvalidRequest if /imagine would refuse these values, or they are over one
-    of the server's caps."""
+    of the server's caps. `tokens` is asked for only when there is a negative prompt to
+    count: until a worker has shared CLIP's vocabulary it refuses, and a default like
+    `count` needs none."""
     width, height = sizes[0] if wanted.size is None else parse_size(wanted.size, sizes)
     negative = given(wanted.negative_prompt, "")
     JobParams(
@@ -108,7 +114,7 @@ def check(
         height=height,
         sampler=given(wanted.sampler, BOT_SAMPLER),
     ).validate(sizes)
-    if (count := tokens.count(negative)) > CONTEXT_LENGTH:
+    if negative and (count := tokens().count(negative)) > CONTEXT_LENGTH:
         raise InvalidRequest("too_many_tokens", tokens=count, limit=CONTEXT_LENGTH)
     if _over(wanted.steps, server.max_steps):
         raise InvalidRequest("admin_default_cap_steps", value=wanted.steps, limit=server.max_steps)

@@ -21,6 +21,7 @@ from core.store.sqlite import SqliteJobStore
 from core.vocab import VOCAB_NAME
 from core.vocab_share import ASSET, Vocabulary, pack
 from tests.fake_discord import EPHEMERAL, FakeDiscord
+from tests.moderation.helpers import MODERATOR, answer
 from tests.support.bot_stack import running_bot, running_worker
 from tests.support.engines import StepEngine
 from tests.support.vocab import write_test_vocab
@@ -110,6 +111,25 @@ async def test_a_bot_without_a_vocabulary_says_so_until_a_worker_shares_one(
     assert len(cached) == 1
     assert cached[0].startswith("clip-merges-")
     assert cached[0] != VOCAB_NAME
+
+
+async def test_server_defaults_that_count_no_tokens_need_no_vocabulary(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """Only a negative prompt is counted in tokens: a moderator can set the other
+    defaults while the workers are still downloading, before any vocabulary is shared."""
+    unset = {"IMAGINE_VOCAB": None, "IMAGINE_CACHE_DIR": tmp_path / "bot-cache"}
+    count = [{"name": "count", "type": 4, "value": 2}]
+    negative = [{"name": "negative_prompt", "type": 3, "value": "blurry"}]
+    async with running_bot(fake_discord, tmp_path, **unset):
+        answers = []
+        for options in (count, negative):
+            command = [{"type": 1, "name": "defaults", "options": options}]
+            sent = await fake_discord.slash("imagine-admin", command, permissions=MODERATOR)
+            answers.append(await answer(sent))
+    assert answers[0].startswith("Saved.")
+    assert "**Defaults for /imagine**: 2 image(s)" in answers[0]
+    assert answers[1] == NO_VOCAB
 
 
 async def test_a_command_makes_the_bot_look_at_once(tmp_path: Path) -> None:
