@@ -18,6 +18,7 @@ from pathlib import Path
 import aiosqlite
 
 from core.jobs import GAVE_UP, EventKind, Job, JobEvent, JobParams, JobResult, JobState, NewJob
+from core.sqlite_open import open_sqlite
 from core.sqlite_tx import immediate
 from core.store import sqlite_fair
 from core.store.base import (
@@ -53,14 +54,7 @@ class SqliteJobStore:
 
     @classmethod
     async def open(cls, path: Path, *, clock: Clock = wall_clock) -> SqliteJobStore:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await db.execute("PRAGMA journal_mode = WAL")
-        await db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoint
-        await db.execute("PRAGMA foreign_keys = ON")
-        store = cls(db, clock)
+        store = cls(await open_sqlite(path), clock)
         await store._migrate()
         return store
 
