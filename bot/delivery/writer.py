@@ -107,8 +107,14 @@ class MessageWriter:
         message = await self._send_once(
             delivery, SendKind.POST, lambda m: names_job(m, job_id), draft.send_fields
         )
-        # A new message's mention notifies: the requester need not be told again.
-        notified = self._wall() if draft.mention is not None else None
+        if message.content != draft.content:
+            # An earlier post of this job's (its status, sent before a crash) came back:
+            # put the draft in it. Its edited-in mention notifies nobody.
+            await message.edit(**draft.edit_fields())
+            pinged = False
+        else:
+            pinged = draft.mention is not None  # a new message's mention notifies
+        notified = self._wall() if pinged else None
         await self._ledger.set_status_message(job_id, message.id, notified_at=notified)
         return dataclasses.replace(
             delivery,
@@ -142,7 +148,10 @@ class MessageWriter:
         after = datetime.fromtimestamp(since - CLOCK_SLACK, UTC)
         try:
             async for message in channel.history(limit=SEARCH_LIMIT, after=after):
-                if message.author.id == me and matches(message):
+                # Sent with the bot's token: not the interaction's own response, which
+                # carries the same buttons but is not what this intent sent.
+                sent = message.author.id == me and message.interaction_metadata is None
+                if sent and matches(message):
                     return message
         except discord.Forbidden as error:
             # No "Read Message History" here: the nonce alone guards the send.

@@ -280,6 +280,10 @@ class FakeDiscord:
             if m.channel_id == cid and (include_deleted or not m.deleted)
         ]
 
+    def blob(self, attachment_id: str) -> bytes:
+        """The bytes received for an attachment."""
+        return self._blobs[str(attachment_id)]
+
     def replies_to(self, message: FakeMessage) -> list[FakeMessage]:
         """Messages (deleted ones too) that reply to ``message``, oldest first."""
         return [m for m in self._messages.values() if m.reference_id == message.id]

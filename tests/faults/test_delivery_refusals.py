@@ -6,7 +6,6 @@ quota, one line is logged, and Discord is not asked again."""
 
 import io
 import logging
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +14,8 @@ from PIL import Image
 
 from core.jobs import JobState
 from core.store.sqlite import SqliteJobStore
-from tests.fake_discord import FakeDiscord, FakeInteraction
+from tests.fake_discord import FakeDiscord
+from tests.faults.delivery_helpers import ledger_row, queued_while_the_bot_runs
 from tests.support.bot_stack import Stack, running_bot, running_worker
 from tests.support.engines import StepEngine
 from tests.support.waiting import wait_finished, wait_jobs
@@ -29,19 +29,6 @@ CUTS: dict[str, Cut] = {
     "channel deleted": lambda fake: fake.remove_channel(fake.channel),
     "bot removed from the server": lambda fake: fake.kick_bot(fake.guild),
 }
-
-
-def ledger_row(bot_db: Path, job_id: str) -> dict[str, object]:
-    """What the bot's file says of the job: delivery closed, usage, reservation."""
-    with sqlite3.connect(bot_db) as db:
-        (delivered_at,) = db.execute(
-            "SELECT delivered_at FROM deliveries WHERE job_id = ?", (job_id,)
-        ).fetchone()
-        usage = db.execute("SELECT COUNT(*) FROM usage WHERE job_id = ?", (job_id,)).fetchone()
-        held = db.execute(
-            "SELECT COUNT(*) FROM mod_reservations WHERE job_id = ?", (job_id,)
-        ).fetchone()
-    return {"closed": delivered_at is not None, "usage": usage[0], "reserved": held[0]}
 
 
 def refusals(fake: FakeDiscord, since: int = 0) -> list[str]:
@@ -124,10 +111,3 @@ async def test_a_result_that_cannot_be_posted_is_closed_after_one_try(
     assert ledger_row(tmp_path / "bot.db", job_id) == {"closed": True, "usage": 0, "reserved": 0}
     assert len(refusals(fake, since)) <= 2
     assert [r.exc_info for r in one_line_about(caplog, job_id)] == [None]
-
-
-async def queued_while_the_bot_runs(fake: FakeDiscord, tmp_path: Path) -> FakeInteraction:
-    async with running_bot(fake, tmp_path):
-        interaction = await fake.slash("imagine", {"prompt": "a fox", "steps": 3})
-        await interaction.wait_original(lambda m: m.content.startswith("Queued"))
-    return interaction
