@@ -75,8 +75,8 @@ class Deliverer:
         self._after_finish, self._after_release = after_finish, after_release
         self._clock, self._wall = clock, wall
         self._backoff = Backoff(retry_seconds, clock, rng, BACKOFF_CAP)
-        self.budget = InvalidRequestBudget(INVALID_REQUESTS_PER_MINUTE, clock)
-        self._writer = MessageWriter(client, ledger, self.budget, wall)
+        self._budget = InvalidRequestBudget(INVALID_REQUESTS_PER_MINUTE, clock)
+        self._writer = MessageWriter(client, ledger, self._budget, wall)
         self._last_edit: dict[str, float] = {}
         self._previewed: dict[str, int] = {}  # job id -> step of the preview on show
         self._dirty: set[str] = set()
@@ -114,7 +114,7 @@ class Deliverer:
         while the job's delivery backs off after a failure, or while Discord refused too
         many requests in the last minute."""
         async with self._lock:
-            if not self._backoff.due(job_id) or self.budget.spent:
+            if not self._backoff.due(job_id) or self._budget.spent:
                 return
             try:
                 await self._sync(job_id)
@@ -174,10 +174,10 @@ class Deliverer:
             verdict = classify(error)
             if verdict.permanent:
                 await self._give_up(delivery, job, error)
-                self.budget.note(error)  # after: what the answer taught is not lost
+                self._budget.note(error)  # after: what the answer taught is not lost
             elif verdict is Verdict.MESSAGE_GONE:
                 await self._ledger.message_lost(job_id, self._wall())
-                self.budget.note(error)
+                self._budget.note(error)
                 log.info(
                     "The message of job %s was deleted; its outcome will be posted anew", job_id
                 )
@@ -188,6 +188,7 @@ class Deliverer:
 
     async def _show_status(self, delivery: Delivery, job: Job) -> None:
         if delivery.status_message_id is None and delivery.lost_at is not None:
+            self._dirty.discard(job.id)
             return  # deleted by someone: the outcome is posted anew when there is one
         since = self._clock() - self._last_edit.get(job.id, -STATUS_EDIT_INTERVAL)
         if since < STATUS_EDIT_INTERVAL:
@@ -280,7 +281,7 @@ class Deliverer:
                 describe(error),
             )
             await self._ledger.mark_notified(delivery.job_id, self._wall())  # gave up
-            self.budget.note(error)
+            self._budget.note(error)
 
     async def _give_up(self, delivery: Delivery, job: Job, error: discord.HTTPException) -> None:
         """Nothing can be posted where the job was asked for: close its delivery without
