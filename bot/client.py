@@ -74,6 +74,7 @@ class ImagineBot(commands.Bot):
             self.ledger,
             retry_seconds=self.settings.retry_seconds,
             after_finish=self.moderation.settle,
+            after_release=self.moderation.release,
         )
         await self.tree.set_translator(CommandTranslator())
         self.add_dynamic_items(JobButton, AuditButton)  # buttons outlive a restart

@@ -44,6 +44,10 @@ MESSAGES: dict[str, dict[str, str]] = {
             "This job failed: its worker stopped too many times while making it. Try again."
         ),
         "canceled": "This job was canceled.",
+        "result_ready": "{mention} your picture is ready.",
+        "result_gone": (
+            "This job finished, but its pictures are no longer kept. Ask again to make new ones."
+        ),
         "unexpected": "Something went wrong on our side (error id {error_id}). Please try again.",
         "unknown_command": "This command is not known here; it may have been removed.",
         "bad_options": "Some options of this command were not understood; please try again.",

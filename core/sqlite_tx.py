@@ -15,12 +15,16 @@ async def immediate(
 ) -> AsyncIterator[aiosqlite.Connection]:
     """`BEGIN IMMEDIATE` takes the write lock up front, so a read-then-write never races
     another process; the asyncio lock keeps two coroutines of this process from
-    interleaving statements on the one connection."""
+    interleaving statements on the one connection. Whatever fails inside, the commit
+    itself included, rolls the whole transaction back: nothing half-written stays pending
+    for a later commit to write. The connection must be in autocommit mode
+    (core.sqlite_open.open_sqlite)."""
     async with lock:
         await db.execute("BEGIN IMMEDIATE")
         try:
             yield db
+            await db.execute("COMMIT")
         except BaseException:
-            await db.execute("ROLLBACK")
+            if db.in_transaction:
+                await db.execute("ROLLBACK")
             raise
-        await db.execute("COMMIT")

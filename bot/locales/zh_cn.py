@@ -22,6 +22,8 @@ MESSAGES: dict[str, str] = {
     "failed_engine_failed": "任务失败：图像生成器处理它时出错。请重试，或修改提示词。",
     "failed_gave_up": "任务失败：处理它的工作进程多次中断。请重试。",
     "canceled": "任务已取消。",
+    "result_ready": "{mention} 你的图片已生成。",
+    "result_gone": "此任务已完成，但图片已不再保留。请重新生成。",
     "unexpected": "我们这边出了问题（错误编号 {error_id}）。请重试。",
     "unknown_command": "这里不认识这个命令，它可能已被移除。",
     "bad_options": "无法理解此命令的部分选项，请重试。",

@@ -4,7 +4,8 @@ exemptions, banned words, blocked members, the audit channel, usage reports.
 One object, `Moderation` (the bot's `bot.moderation`), meets the job's path three times:
 - `admit` before a job is queued: refuses it (InvalidRequest, a sentence for the member)
   or reserves its images, atomically, under the job's id;
-- `release` when an admitted job could not be queued after all;
+- `release` when an admitted job could not be queued after all, or its delivery was
+  closed without its pictures shown (nothing could be posted, or they were not kept);
 - `settle` once the job's outcome is delivered: the reservation is dropped (the ledger's
   usage row now counts a delivered job's images) and the job is posted to the audit log.
 """

@@ -16,9 +16,8 @@ from pathlib import Path
 import aiosqlite
 
 from bot.ledger import SCHEMA as LEDGER_SCHEMA
+from core.sqlite_open import open_sqlite
 from core.sqlite_tx import immediate
-
-BUSY_TIMEOUT_MS = 30_000
 
 # Every row carries its guild_id and every query filters on it: nothing of one server is
 # visible from another.
@@ -121,12 +120,7 @@ class ModerationDb:
 
     @classmethod
     async def open(cls, path: Path) -> ModerationDb:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await db.execute("PRAGMA journal_mode = WAL")
-        moderation = cls(db)
+        moderation = cls(await open_sqlite(path))
         async with moderation.transaction() as tx:
             # The ledger's tables too: the quotas read its deliveries and usage.
             for statement in filter(str.strip, (LEDGER_SCHEMA + SCHEMA).split(";")):

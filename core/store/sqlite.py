@@ -18,6 +18,7 @@ from pathlib import Path
 import aiosqlite
 
 from core.jobs import GAVE_UP, EventKind, Job, JobEvent, JobParams, JobResult, JobState, NewJob
+from core.sqlite_open import open_sqlite
 from core.sqlite_tx import immediate
 from core.store import sqlite_fair
 from core.store.base import (
@@ -34,7 +35,6 @@ from core.store.base import (
 )
 from core.store.sqlite_schema import MIGRATIONS, statements
 
-BUSY_TIMEOUT_MS = 30_000
 EVENT_POLL_SECONDS = 0.05
 EVENT_RETENTION_SECONDS = 86_400.0
 VACUUM_PAGES = 512  # pages (4 KiB, so 2 MiB) handed back to the file system per purge
@@ -69,17 +69,9 @@ class SqliteJobStore:
         clock: Clock = wall_clock,
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
     ) -> SqliteJobStore:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        # Takes effect only in a new file, and only before WAL writes its header: purged
-        # pages then go back to the file system (`_vacuum`). An older file keeps them
-        # and reuses them for new jobs (docs/design.md, "Retention").
-        await db.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await db.execute("PRAGMA journal_mode = WAL")
-        await db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoint
-        await db.execute("PRAGMA foreign_keys = ON")
+        # Purged pages go back to the file system in a new file (`_vacuum`); an older
+        # file reuses them for new jobs (docs/design.md, "Retention").
+        db = await open_sqlite(path, incremental_vacuum=True)
         store = cls(db, clock, retention_seconds)
         await store._migrate()
         return store

@@ -37,6 +37,7 @@ from .state import (
     guess_type,
     image_size,
     iso_now,
+    pinged_users,
     snowflake,
 )
 
@@ -190,6 +191,11 @@ class FakeDiscord:
         self.interactions: list[FakeInteraction] = []
         self.faults: list[FaultRule] = []
         self.holds: list[Hold] = []
+        # Discord keeps a nonce sent with enforce_nonce unique for "a few minutes".
+        self.nonce_window = 120.0
+        self.denied: dict[str, int] = {}  # channel id -> the 403 code the bot gets there
+        self.kicked: set[str] = set()  # guilds the bot was removed from
+        self.history_hidden: set[str] = set()  # channels without "Read Message History"
         self.gateway = Gateway(self)
         self._messages: dict[str, FakeMessage] = {}
         self._blobs: dict[str, bytes] = {}
@@ -278,6 +284,28 @@ class FakeDiscord:
         guild.channels[channel.id] = channel
         return channel
 
+    def deny(self, channel: FakeChannel, code: int = 50001) -> None:
+        """The bot loses access to ``channel``: its own token gets 403 there (50001 Missing
+        Access, or 50013 Missing Permissions); interaction tokens still work."""
+        self.denied[channel.id] = code
+
+    def hide_history(self, channel: FakeChannel) -> None:
+        """The bot may still send in ``channel`` but no longer read its past messages."""
+        self.history_hidden.add(channel.id)
+
+    def remove_channel(self, channel: FakeChannel) -> None:
+        """The channel is deleted: every route to it answers 404 Unknown Channel (10003)."""
+        self.guilds[channel.guild_id].channels.pop(channel.id, None)
+
+    def kick_bot(self, guild: FakeGuild) -> None:
+        """The bot is removed from ``guild``: its token gets 403 Missing Access there."""
+        self.kicked.add(guild.id)
+
+    async def delete_message(self, message: FakeMessage) -> None:
+        """A moderator deletes ``message``."""
+        message.deleted = True
+        await self._notify()
+
     def add_user(self, name: str) -> FakeUser:
         return FakeUser(snowflake(), name)
 
@@ -301,6 +329,19 @@ class FakeDiscord:
             for m in self._messages.values()
             if m.channel_id == cid and (include_deleted or not m.deleted)
         ]
+
+    def blob(self, attachment_id: str) -> bytes:
+        """The bytes received for an attachment."""
+        return self._blobs[str(attachment_id)]
+
+    def replies_to(self, message: FakeMessage) -> list[FakeMessage]:
+        """Messages (deleted ones too) that reply to ``message``, oldest first."""
+        return [m for m in self._messages.values() if m.reference_id == message.id]
+
+    def pings(self, user: FakeUser | str) -> list[FakeMessage]:
+        """Messages (deleted ones too) that notified ``user``, oldest first."""
+        uid = user.id if isinstance(user, FakeUser) else str(user)
+        return [m for m in self._messages.values() if uid in m.pinged]
 
     @property
     def unknown_requests(self) -> list[RequestRecord]:
@@ -651,6 +692,7 @@ class FakeDiscord:
             ("*", hook + "/messages/{mid}", self._webhook_message),
             ("GET", "/channels/{cid}", self._channel),
             ("POST", "/channels/{cid}/messages", self._channel_post),
+            ("GET", "/channels/{cid}/messages", self._channel_history),
             ("*", "/channels/{cid}/messages/{mid}", self._channel_message),
         ]
 
@@ -832,6 +874,8 @@ class FakeDiscord:
         interaction = self._interaction_for(request)
         if isinstance(interaction, web.Response):
             return interaction
+        if self.channel_by_id(interaction.channel_id) is None:
+            return error(404, "Unknown Channel", 10003)
         mid = request.match_info["mid"]
         mid = (interaction.original_id or "") if mid == "@original" else mid
         message = self._messages.get(mid)
@@ -860,24 +904,85 @@ class FakeDiscord:
             return web.Response(status=204)
         return error(405, "405: Method Not Allowed", 0)
 
-    async def _channel(self, request: web.Request) -> web.Response:
-        channel = self.channel_by_id(request.match_info["cid"])
+    def _refused(self, channel_id: str) -> web.Response | None:
+        """Why the bot's own token may not use a channel, if it may not."""
+        channel = self.channel_by_id(channel_id)
         if channel is None:
             return error(404, "Unknown Channel", 10003)
+        if channel.guild_id in self.kicked:
+            return error(403, "Missing Access", 50001)
+        if (code := self.denied.get(channel_id)) is not None:
+            return error(403, "Missing Access" if code == 50001 else "Missing Permissions", code)
+        return None
+
+    async def _channel(self, request: web.Request) -> web.Response:
+        if (refused := self._refused(request.match_info["cid"])) is not None:
+            return refused
+        channel = self.channel_by_id(request.match_info["cid"])
+        assert channel is not None
         return json_response(channel.payload())
 
     async def _channel_post(self, request: web.Request) -> web.Response:
-        if self.channel_by_id(request.match_info["cid"]) is None:
-            return error(404, "Unknown Channel", 10003)
+        cid = request.match_info["cid"]
+        if (refused := self._refused(cid)) is not None:
+            return refused
         if (too_large := self._too_large(request, self.upload_limit)) is not None:
             return too_large
-        message = self._create(request.match_info["cid"], request[PAYLOAD], request[FILES])
+        payload: JSON = request[PAYLOAD]
+        if (same := self._same_nonce(cid, payload)) is not None:
+            return json_response({**same.data, "nonce": same.nonce})
+        reference = payload.get("message_reference")
+        if reference and reference.get("fail_if_not_exists", True):
+            replied = self._messages.get(str(reference.get("message_id")))
+            if replied is None or replied.deleted:
+                return json_response(
+                    {"message": "Invalid Form Body", "code": 50035, "errors": {}}, 400
+                )
+        message = self._create(cid, payload, request[FILES])
+        message.nonce = str(payload["nonce"]) if payload.get("nonce") is not None else None
         await self._notify()
-        return json_response(message.data)
+        return json_response({**message.data, "nonce": message.nonce})
+
+    def _same_nonce(self, channel_id: str, payload: JSON) -> FakeMessage | None:
+        """With enforce_nonce, the bot's message sent with the same nonce a short while ago."""
+        nonce = payload.get("nonce")
+        if nonce is None or not payload.get("enforce_nonce"):
+            return None
+        return next(
+            (
+                m
+                for m in self._messages.values()
+                if m.nonce == str(nonce)
+                and m.channel_id == channel_id
+                and time.monotonic() - m.created <= self.nonce_window
+            ),
+            None,
+        )
+
+    async def _channel_history(self, request: web.Request) -> web.Response:
+        """GET /channels/{cid}/messages with ``after`` or ``before`` and ``limit``, newest
+        first, as Discord answers it."""
+        cid = request.match_info["cid"]
+        if (refused := self._refused(cid)) is not None:
+            return refused
+        if cid in self.history_hidden:
+            return error(403, "Missing Access", 50001)
+        limit = min(100, int(request.query.get("limit", "50")))
+        found = sorted(
+            (m for m in self._messages.values() if m.channel_id == cid and not m.deleted),
+            key=lambda m: int(m.id),
+        )
+        if "after" in request.query:
+            after = int(request.query["after"])
+            found = [m for m in found if int(m.id) > after][:limit]
+        else:
+            before = int(request.query.get("before", str(1 << 63)))
+            found = [m for m in found if int(m.id) < before][-limit:]
+        return json_response([m.data for m in reversed(found)])
 
     async def _channel_message(self, request: web.Request) -> web.StreamResponse:
-        if self.channel_by_id(request.match_info["cid"]) is None:
-            return error(404, "Unknown Channel", 10003)
+        if (refused := self._refused(request.match_info["cid"])) is not None:
+            return refused
         message = self._messages.get(request.match_info["mid"])
         if (
             message is None
@@ -970,7 +1075,20 @@ class FakeDiscord:
                     "authorizing_integration_owners": {"0": interaction.guild_id},
                 },
             )
+        reference = payload.get("message_reference")
+        replied = self._messages.get(str(reference.get("message_id"))) if reference else None
+        if replied is not None and not replied.deleted:
+            data["message_reference"] = {
+                "type": 0,
+                "message_id": replied.id,
+                "channel_id": replied.channel_id,
+            }
+            data["referenced_message"] = replied.data
+            data["type"] = 19  # a reply
         message = FakeMessage(data, self._blobs, interaction.id if interaction else None)
+        author = None if replied is None else str(replied.data["author"]["id"])
+        message.pinged = pinged_users(payload, author)
+        message.allowed_mentions = payload.get("allowed_mentions")
         self._messages[message.id] = message
         return message
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import mimetypes
+import re
 import struct
 import time
 from collections.abc import Callable
@@ -202,6 +203,11 @@ class FakeMessage:
     history: list[JSON] = field(default_factory=list)
     edit_times: list[float] = field(default_factory=list)
     deleted: bool = False
+    nonce: str | None = None  # echoed in the answer to the send only, as on Discord
+    created: float = field(default_factory=time.monotonic)
+    # Who got a notification for this message: only a new message pings, never an edit.
+    pinged: list[str] = field(default_factory=list)
+    allowed_mentions: JSON | None = None  # as sent with the message (None: not sent)
 
     @property
     def id(self) -> str:
@@ -257,6 +263,12 @@ class FakeMessage:
         walk(self.components)
         return found
 
+    @property
+    def reference_id(self) -> str | None:
+        """The message this one replies to, if any."""
+        reference = self.data.get("message_reference")
+        return str(reference["message_id"]) if reference else None
+
     def attachment_bytes(self, index: int = 0) -> bytes:
         return self.blobs[str(self.attachments[index]["id"])]
 
@@ -274,6 +286,25 @@ class FakeMessage:
                 start += 1
             best = max(best, end - start + 1)
         return best
+
+
+USER_MENTION = re.compile(r"<@!?(\d+)>")
+
+
+def pinged_users(payload: JSON, replied_author: str | None) -> list[str]:
+    """The users a new message notifies, as Discord decides it: the users mentioned in its
+    content, narrowed by `allowed_mentions` (no `allowed_mentions`: everyone mentioned),
+    and the author of the message it replies to when `replied_user` allows it."""
+    mentioned = USER_MENTION.findall(str(payload.get("content") or ""))
+    allowed: JSON | None = payload.get("allowed_mentions")
+    if allowed is None or "users" in (allowed.get("parse") or []):
+        found = mentioned
+    else:
+        listed = {str(user) for user in allowed.get("users") or []}
+        found = [user for user in mentioned if user in listed]
+    if replied_author is not None and (allowed is None or allowed.get("replied_user")):
+        found.append(replied_author)
+    return list(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)

@@ -46,12 +46,14 @@ async def test_results_arrive_once_across_a_bot_restart(
 
     bot = await processes.start("bot", env, tmp_path / "bot.log")
     finals = [await i.wait_original(lambda m: bool(m.attachments), 120) for i in interactions]
+    await fake.wait_for(lambda: all(fake.replies_to(m) for m in finals), 30)
     assert await processes.stop(bot) == 0
     assert await processes.stop(worker) == 0
     deliveries = [sum(1 for v in m.versions if v.get("attachments")) for m in finals]
     assert deliveries == [1, 1, 1]
     assert all(i.followups == [] for i in interactions)
-    assert len(fake.messages()) == 3
+    assert [len(fake.replies_to(m)) for m in finals] == [1, 1, 1]
+    assert len(fake.messages()) == 6  # three results, each with its one notification
 
 
 async def test_a_bot_stopped_before_noting_its_status_message_still_delivers(
@@ -70,10 +72,11 @@ async def test_a_bot_stopped_before_noting_its_status_message_still_delivers(
             await interaction.wait_original(lambda m: m.content.startswith("Queued"))
         async with running_bot(fake, tmp_path), running_worker(job_store, StepEngine()):
             final = await interaction.wait_original(lambda m: bool(m.attachments), 30)
+            await fake.wait_for(lambda: fake.replies_to(final))
     finally:
         stuck.set()
     assert sum(1 for v in final.versions if v.get("attachments")) == 1
-    assert len(fake.messages()) == 1
+    assert len(fake.messages()) == 2  # the result and its notification
 
 
 async def test_buttons_on_messages_from_before_a_restart_still_work(

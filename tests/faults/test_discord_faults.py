@@ -3,12 +3,13 @@ interaction token, uploads too large, a dropped gateway. Every result still arri
 exactly once, in its status message."""
 
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.fake_discord import FakeInteraction, FakeMessage
-from tests.support.bot_stack import Stack
+from tests.fake_discord import FakeDiscord, FakeInteraction, FakeMessage
+from tests.support.bot_stack import Stack, full_stack
 
 pytestmark = pytest.mark.timeout(120)
 BOT_EDITS = r"/webhooks/\d+/[^/]+/messages/\d+$"  # the bot's edits of a status message
@@ -43,7 +44,7 @@ async def test_server_errors_are_retried_until_delivered(
 
 async def test_an_expired_token_falls_back_to_the_bot_token(stack: Stack) -> None:
     stack.engine.step_seconds = 0.05
-    interaction = await imagine(stack, steps=100)
+    interaction = await imagine(stack, steps=100, size="256x128")
     await interaction.wait_original(lambda m: m.content.startswith("Drawing"))
     interaction.expire()  # 401 with code 50027 from now on
     final = await delivered_once(interaction)
@@ -54,6 +55,36 @@ async def test_an_expired_token_falls_back_to_the_bot_token(stack: Stack) -> Non
     ]
     assert channel_edits
     assert all(r.path.startswith("/channels/") for r in channel_edits)
+    # The bytes that came through the bot's route are the whole grid, not an empty file.
+    with Image.open(io.BytesIO(final.attachment_bytes(0))) as grid:
+        assert (grid.format, grid.size) == ("PNG", (256, 128))
+
+
+async def test_uploads_retried_through_the_bot_token_are_whole(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """The token dies between two previews: the edit that finds it dead is sent again
+    through the channel route, previews and grid with their full bytes."""
+    async with full_stack(fake_discord, tmp_path, preview_seconds=0.2) as stack:
+        stack.engine.step_seconds = 0.1
+        interaction = await imagine(stack, steps=40)
+        await interaction.wait_original(lambda m: bool(m.attachments))  # a first preview
+        interaction.expire()
+        final = await interaction.wait_original(
+            lambda m: any(a["filename"].startswith("imagine-") for a in m.attachments), 60
+        )
+    fallbacks = [
+        r for r in stack.fake.requests if r.path.startswith("/channels/") and r.method == "PATCH"
+    ]
+    assert any(r.files for r in fallbacks)  # uploads went through the bot's route
+    assert all(size > 0 for r in fallbacks for _, size in r.files)
+    shown = {a["id"]: a for v in final.versions for a in v.get("attachments") or []}
+    for attachment in shown.values():
+        with Image.open(io.BytesIO(stack.fake.blob(attachment["id"]))) as image:
+            image.load()  # decodes: not an empty or cut file
+            assert image.size == (
+                (64, 64) if attachment["filename"].startswith("preview-") else (128, 128)
+            )
 
 
 async def test_a_result_too_large_for_the_server_is_encoded_smaller(stack: Stack) -> None:

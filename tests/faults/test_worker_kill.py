@@ -58,6 +58,7 @@ async def test_sigkill_mid_job_ten_times_loses_and_duplicates_nothing(
             cursor = await kill_mid_job(store, env, tmp_path / "worker.log", cursor)
         survivor = await processes.start("tests.support.fake_worker", env, tmp_path / "last.log")
         finals = [await i.wait_original(lambda m: bool(m.attachments), 120) for i in interactions]
+        await fake_discord.wait_for(lambda: all(fake_discord.replies_to(m) for m in finals))
         assert await processes.stop(survivor) == 0
 
     jobs = [await store.get(str(i.id)) for i in interactions]
@@ -71,4 +72,6 @@ async def test_sigkill_mid_job_ten_times_loses_and_duplicates_nothing(
         f"duplicated {duplicated}, re-run after a kill {retried}"
     )
     assert (lost, duplicated, retried) == (0, 0, KILLS)
-    assert len(fake_discord.messages()) == KILLS  # no stray second messages
+    # No stray second messages: the results, and one notification reply to each.
+    assert len(fake_discord.messages()) == 2 * KILLS
+    assert [len(fake_discord.replies_to(m)) for m in finals] == [1] * KILLS
