@@ -160,7 +160,8 @@ class Deliverer:
         job = await self._store.get(job_id)
         if job is None:
             if self._wall() - delivery.created_at > ORPHAN_SECONDS:
-                log.warning("Job %s never reached the queue; closing its delivery", job_id)
+                # Never queued (the bot stopped in between), or purged past the retention.
+                log.warning("Job %s is not in the queue; closing its delivery", job_id)
                 await self._close(delivery, job_id, usage=None)
             return
         if delivery.status_message_id is None and job_id in self._announcing:
