@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +27,10 @@ async def immediate(
             yield db
             await db.execute("COMMIT")
         except BaseException:
-            if db.in_transaction:
+            # A COMMIT cancelled while it waited still runs on the connection's thread,
+            # and the ROLLBACK queued behind it then finds no transaction. That error
+            # must not take the place of the cancellation: a task stopped mid-commit
+            # would take it for a failed write, retry, and never stop.
+            with contextlib.suppress(sqlite3.OperationalError):
                 await db.execute("ROLLBACK")
             raise
