@@ -3,6 +3,9 @@
 #   target `bot`:    the Discord bot. No TensorFlow: small, starts in about a second.
 #   target `worker`: the image worker. TENSORFLOW=gpu (the default) installs TensorFlow
 #                    with its CUDA libraries; TENSORFLOW=cpu the CPU-only build.
+#   target `worker-jax`: the same worker on JAX instead of TensorFlow (IMAGINE_BACKEND=jax,
+#                    docs/engine.md). JAX=cuda (the default) installs JAX's CUDA wheels,
+#                    JAX=cpu its CPU wheels.
 # Both install exactly the versions pinned in constraints.txt, the set CI tests with
 # (tests/deploy/test_dockerfile.py checks that every pip install here uses it).
 #
@@ -54,6 +57,20 @@ RUN case "$TENSORFLOW" in \
         *) echo "TENSORFLOW must be gpu or cpu, not '$TENSORFLOW'" >&2; exit 1 ;; \
     esac \
     && pip install -c constraints.txt ".[worker,$TENSORFLOW]"
+COPY core/ core/
+COPY worker/ worker/
+USER imagine
+CMD ["python", "-m", "worker"]
+
+FROM base AS worker-jax
+ARG JAX=cuda
+RUN case "$JAX" in \
+        cuda) extra=jax-cuda ;; \
+        cpu) extra=jax ;; \
+        *) echo "JAX must be cuda or cpu, not '$JAX'" >&2; exit 1 ;; \
+    esac \
+    && pip install -c constraints.txt ".[worker,$extra]"
+ENV IMAGINE_BACKEND=jax
 COPY core/ core/
 COPY worker/ worker/
 USER imagine

@@ -82,6 +82,8 @@ class CommonSettings(BaseSettings):
 class WorkerSettings(CommonSettings):
     weights: str = Field("download", alias="IMAGINE_WEIGHTS")
     precision: str = Field("auto", alias="IMAGINE_PRECISION")
+    # The Keras backend: tensorflow (the image's) or jax (the `jax` extra).
+    backend: str = Field("tensorflow", alias="IMAGINE_BACKEND")
     max_batch_images: int = Field(4, ge=1, le=16, alias="IMAGINE_MAX_BATCH")
     worker_id: str = Field("", alias="IMAGINE_WORKER_ID")
     lease_seconds: float = Field(60.0, gt=1, alias="IMAGINE_LEASE_SECONDS")
@@ -105,6 +107,13 @@ class WorkerSettings(CommonSettings):
     def _weights(cls, value: str) -> str:
         if value not in ("download", "random") and not Path(value).is_dir():
             raise ValueError("it must be download, random, or a folder holding the weights")
+        return value
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, value: str) -> str:
+        if value not in ("tensorflow", "jax"):
+            raise ValueError("it must be tensorflow or jax")
         return value
 
     @field_validator("precision")

@@ -52,6 +52,7 @@ def build(settings: WorkerSettings, vocab: Path, weights: str) -> EngineLike:
             cache_dir=settings.cache_dir,
             precision=settings.precision,
             max_batch=settings.max_batch_images,
+            backend=settings.backend,
         )
     except ValueError as error:
         sys.exit(f"Configuration error: {error}")

@@ -1,20 +1,29 @@
 """One engine for the whole session: the real KerasCV architecture with random weights
-at 128x128 (the UNet alone is 3.4 GB, so it is built once, and warmed up once)."""
+at 128x128 (the UNet alone is 3.4 GB, so it is built once, and warmed up once).
+
+The Keras backend is the session's: ``IMAGINE_BACKEND=jax pytest tests/engine`` runs the
+same tests on JAX. Keras reads its backend once, on first import, so it is chosen here,
+before any test module imports Keras.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.vocab import write_test_vocab
+from worker.engine.backend import select_backend
 
 if TYPE_CHECKING:
     from worker.engine.engine import KerasEngine
 
 SIZE = (128, 128)
 STEPS = 2
+BACKEND = os.environ.get("IMAGINE_BACKEND", "tensorflow")
+select_backend(BACKEND)
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +32,12 @@ def vocab(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine(vocab: Path, tmp_path_factory: pytest.TempPathFactory) -> KerasEngine:
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def engine(vocab: Path, cache_dir: Path) -> KerasEngine:
     from worker.engine import build_engine
     from worker.engine.engine import KerasEngine
 
@@ -31,11 +45,12 @@ def engine(vocab: Path, tmp_path_factory: pytest.TempPathFactory) -> KerasEngine
         "random",
         sizes=[SIZE],
         vocab=vocab,
-        cache_dir=tmp_path_factory.mktemp("cache"),
+        cache_dir=cache_dir,
         precision="float32",
         max_batch=4,
         steps_per_call=1,  # progress after every step, so cancellation can be tested
+        backend=BACKEND,
     )
     assert isinstance(built, KerasEngine)
-    built.warm_up()
+    built.warm_up(background=False)
     return built

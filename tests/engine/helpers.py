@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from tests.engine.conftest import SIZE, STEPS
 from worker.engine import GenerationRequest
+
+if TYPE_CHECKING:
+    from worker.engine.loop import StepTable
 
 
 def request(**changes: object) -> GenerationRequest:
@@ -41,3 +45,18 @@ class ProgressLog:
 def max_diff(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> int:
     """The largest per-pixel difference, in uint8 levels."""
     return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())
+
+
+def relative_error(ours: npt.ArrayLike, expected: npt.ArrayLike) -> float:
+    """||ours - expected|| / ||expected||, over the whole array."""
+    a, b = np.asarray(ours, np.float64), np.asarray(expected, np.float64)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def scaled_column(table: StepTable, column: str, factor: float) -> StepTable:
+    """`table` with one per-step weight multiplied by `factor` at every step: a
+    deliberately wrong sampler, to show that an equivalence test notices."""
+    import keras  # the model tests' backend, chosen in conftest.py
+
+    wrong = np.asarray(getattr(table, column)) * np.float32(factor)
+    return table._replace(**{column: keras.ops.convert_to_tensor(wrong)})

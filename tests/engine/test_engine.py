@@ -3,12 +3,16 @@ pictures: shapes, determinism, batching, progress, errors)."""
 
 from __future__ import annotations
 
+import logging
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from tests.engine.conftest import SIZE, STEPS
+from tests.engine.conftest import BACKEND, SIZE, STEPS
 from tests.engine.helpers import ProgressLog, max_diff, request
-from worker.engine import GenerationCanceled
+from worker.engine import COMPILED_SUBDIR, GenerationCanceled
 from worker.engine.engine import KerasEngine
 
 pytestmark = pytest.mark.model
@@ -69,9 +73,9 @@ def test_progress_reports_every_step_and_false_cancels(engine: KerasEngine) -> N
 
 def test_one_unet_call_per_step_and_no_tracing_after_warm_up(engine: KerasEngine) -> None:
     traces = dict(engine.model.traces)
-    unet_before = int(engine.model.unet_calls.numpy())
+    unet_before = engine.model.unet_runs()
     engine.generate([request(prompt="a prompt never seen before", count=3, seed=5)])
-    assert int(engine.model.unet_calls.numpy()) - unet_before == STEPS
+    assert engine.model.unet_runs() - unet_before == STEPS
     assert dict(engine.model.traces) == traces
 
 
@@ -107,3 +111,35 @@ def test_several_steps_per_call_give_the_same_images(engine: KerasEngine) -> Non
         engine.steps_per_call = 1
     assert progress.reports == [(0, 3), (2, 3), (3, 3)]
     assert max_diff(one_per_call, two_per_call) <= 1
+
+
+def test_warm_up_readies_the_first_size_then_finishes_in_the_background(
+    engine: KerasEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="worker.engine.engine")
+    engine.warm_up()
+    assert engine.warming is not None
+    engine.warming.join(timeout=300)
+    assert not engine.warming.is_alive()
+    lines = [record.getMessage() for record in caplog.records]
+    buckets = len(engine.buckets)
+    total = buckets + 1  # every bucket of the one size, then its image encoder
+    assert lines[buckets].startswith(f"Ready for {SIZE[0]}x{SIZE[1]} after ")
+    for number, line in enumerate(lines[:buckets], 1):
+        assert line.startswith(f"Warm-up {number}/{total}: compiled 128x128 for ")
+    assert lines[-1].startswith(f"Warm-up {total}/{total}: compiled 128x128 for the image encoder")
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="TensorFlow caches only XLA programs (GPU)")
+def test_compiled_programs_are_kept_in_the_cache_folder(
+    engine: KerasEngine, cache_dir: Path
+) -> None:
+    kept = [path for path in (cache_dir / COMPILED_SUBDIR / BACKEND).rglob("*") if path.is_file()]
+    # The loop and the decoder for each bucket, the text encoder: at least.
+    assert len(kept) >= 2 * len(engine.buckets) + 1
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="on TensorFlow it is the backend")
+def test_tensorflow_is_never_imported_on_jax(engine: KerasEngine) -> None:
+    engine.generate([request()])
+    assert "tensorflow" not in sys.modules

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pytest
-import tensorflow as tf
+from keras import ops
 
 from tests.engine.conftest import SIZE
 from tests.engine.helpers import ProgressLog, max_diff, request
@@ -35,7 +35,7 @@ def test_strength_zero_returns_the_decoded_source(
 ) -> None:
     progress = ProgressLog()
     image = engine.generate([request(init_image=source, strength=0.0)], progress)[0]
-    latent = engine.model.encode_image(tf.constant(prepare(source, *SIZE)[np.newaxis]))
+    latent = engine.model.encode_image(ops.convert_to_tensor(prepare(source, *SIZE)[np.newaxis]))
     decoded = np.asarray(engine.model.decode(latent))
     assert max_diff(image, decoded) <= 1
     assert progress.reports == [(0, 0)]  # no denoising step ran

@@ -6,13 +6,13 @@ import hashlib
 import re
 from pathlib import Path
 
-import keras_cv
 import pytest
 
 from core.download import DownloadError
 from core.vocab import VOCAB_FILE
-from tests.engine.conftest import SIZE
+from tests.engine.conftest import BACKEND, SIZE
 from worker.engine import build_engine
+from worker.engine.kerascv import stable_diffusion
 from worker.engine.weights import (
     CACHE_SUBDIR,
     WEIGHT_FILES,
@@ -21,11 +21,10 @@ from worker.engine.weights import (
     weight_paths,
 )
 
-KERAS_CV_SD = Path(keras_cv.__file__).parent / "src" / "models" / "stable_diffusion"
-
 
 def keras_cv_sources() -> str:
-    return "".join(path.read_text() for path in sorted(KERAS_CV_SD.glob("*.py")))
+    folder = Path(stable_diffusion().__path__[0])  # the installed KerasCV's own files
+    return "".join(path.read_text() for path in sorted(folder.glob("*.py")))
 
 
 def test_weight_files_are_keras_cv_s_own() -> None:
@@ -48,7 +47,7 @@ def test_a_complete_folder_gives_every_part_its_file(tmp_path: Path) -> None:
 
 def test_a_missing_weights_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'/nonexistent' is not a folder"):
-        build_engine("/nonexistent", sizes=[SIZE], vocab=None, cache_dir=tmp_path)
+        build_engine("/nonexistent", sizes=[SIZE], vocab=None, cache_dir=tmp_path, backend=BACKEND)
 
 
 def test_a_missing_weight_file_is_named(tmp_path: Path) -> None:
@@ -60,13 +59,15 @@ def test_a_missing_weight_file_is_named(tmp_path: Path) -> None:
 
 def test_a_missing_vocab_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"vocabulary file .* does not exist"):
-        build_engine("random", sizes=[SIZE], vocab=tmp_path / "nope.gz", cache_dir=tmp_path)
+        build_engine(
+            "random", sizes=[SIZE], vocab=tmp_path / "nope.gz", cache_dir=tmp_path, backend=BACKEND
+        )
 
 
 @pytest.mark.parametrize("size", [(100, 128), (128, 0)])
 def test_sizes_must_be_multiples_of_64(tmp_path: Path, size: tuple[int, int]) -> None:
     with pytest.raises(ValueError, match="multiples of 64"):
-        build_engine("random", sizes=[size], vocab=None, cache_dir=tmp_path)
+        build_engine("random", sizes=[size], vocab=None, cache_dir=tmp_path, backend=BACKEND)
 
 
 def served_file(tmp_path: Path, content: bytes, sha256: str | None = None) -> RemoteFile:

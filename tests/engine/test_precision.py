@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import keras
 import pytest
-from keras_cv.models.stable_diffusion import Decoder
 
+from worker.engine.kerascv import stable_diffusion
 from worker.engine.precision import (
     Precision,
     dtype_policy,
@@ -55,7 +55,7 @@ def test_remapper_is_off_only_for_float16_on_a_cpu(policy: str, gpu: bool, remap
 def test_parts_built_under_a_policy_keep_it_and_the_global_policy_is_restored() -> None:
     before = keras.config.dtype_policy().name
     with dtype_policy("mixed_bfloat16"):
-        decoder = Decoder(64, 64, download_weights=False)
+        decoder = stable_diffusion().Decoder(64, 64, download_weights=False)
     assert keras.config.dtype_policy().name == before
     assert decoder.layers[-1].compute_dtype == "bfloat16"
     assert decoder.layers[-1].variable_dtype == "float32"

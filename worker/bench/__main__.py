@@ -12,15 +12,20 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from worker import bench
 from worker.bench.compare import compare_batching, compare_ddim, compare_dpm, first_jobs
-from worker.bench.stock import PROMPT, Row, build, stock_pipeline
+from worker.bench.stock import PROMPT, Row, build, default_backend, stock_pipeline
 from worker.bench.variants import pick, variant_table
 from worker.engine import GenerationRequest
-from worker.engine.engine import KerasEngine
+from worker.engine.backend import select_backend
 
-VARIANT_ARGS = ("size", "images", "weights", "vocab", "cache-dir")  # passed to each variant
+if TYPE_CHECKING:  # Keras loads only after the backend is chosen
+    from worker.engine.engine import KerasEngine
+
+# Passed on to each variant's process.
+VARIANT_ARGS = ("size", "images", "weights", "vocab", "cache-dir", "backend")
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -36,6 +41,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--cache-dir", type=Path, default=Path(".cache/worker"))
     parser.add_argument("--precision", default="auto")
     parser.add_argument(
+        "--backend",
+        default=default_backend(),
+        help="tensorflow or jax (default: IMAGINE_BACKEND, else tensorflow)",
+    )
+    parser.add_argument(
         "--variants",
         default="all",
         help="source documents' variants to measure: all, none or e.g. 1,3 (1 = standard)",
@@ -47,13 +57,22 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def machine() -> str:
-    import tensorflow as tf
+    import keras
 
-    gpus = tf.config.list_physical_devices("GPU")
-    device = ", ".join(gpu.name for gpu in gpus) if gpus else "no GPU"
+    if keras.backend.backend() == "jax":
+        import jax
+
+        gpus = [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+        framework = f"JAX {jax.__version__}"
+    else:
+        import tensorflow as tf
+
+        gpus = [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+        framework = f"TensorFlow {tf.__version__}"
+    device = ", ".join(gpus) if gpus else "no GPU"
     return (
-        f"{_cpu_model()} ({os.cpu_count()} cores), {device}, "
-        f"TensorFlow {tf.__version__}, Python {platform.python_version()}"
+        f"{_cpu_model()} ({os.cpu_count()} cores), {device}, {framework}, "
+        f"Keras {keras.__version__}, Python {platform.python_version()}"
     )
 
 
@@ -73,12 +92,13 @@ def table(rows: Sequence[Row]) -> str:
 
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
+    select_backend(args.backend)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     print(f"\n{args.size}, {args.weights} weights; {machine()}", flush=True)
     _print_variants(args)  # first, while this process holds no model
     width, height = (int(side) for side in args.size.split("x"))
     engine = build(args, args.precision, None, max(args.jobs, args.images))
-    warm = engine.warm_up()
+    warm = engine.warm_up(background=False)
     job = GenerationRequest(PROMPT, "", args.images, args.steps, 7.5, 1, width, height, "ddim")
     rows = _main_rows(engine, job, args, warm)
     print(
@@ -90,7 +110,7 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _print_variants(args: argparse.Namespace) -> None:
-    variants = pick(args.variants)
+    variants = pick(args.variants, args.backend)
     if not variants:
         return
     steps = args.variant_steps or args.steps

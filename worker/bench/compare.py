@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from worker.bench.stock import CountingModel, Row, timed
 from worker.engine import GenerationRequest
-from worker.engine.engine import KerasEngine
+
+if TYPE_CHECKING:
+    from worker.engine.engine import KerasEngine
 
 
 def compare_ddim(
@@ -18,9 +20,9 @@ def compare_ddim(
         lambda: stock.text_to_image(job.prompt, batch_size=job.count, num_steps=job.steps)
     )
     stock_calls = (counter.calls - calls_before) / job.steps
-    unet_before, host_before = int(engine.model.unet_calls.numpy()), engine.host_calls
+    unet_before, host_before = engine.model.unet_runs(), engine.host_calls
     ours_s = timed(lambda: engine.generate([job]))
-    ours_calls = (int(engine.model.unet_calls.numpy()) - unet_before) / job.steps
+    ours_calls = (engine.model.unet_runs() - unet_before) / job.steps
     ours_trips = (engine.host_calls - host_before) / job.steps
     n = job.count
     return [

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from worker.engine import GenerationRequest, build_engine
-from worker.engine.engine import KerasEngine
+
+if TYPE_CHECKING:  # Keras loads only after the benchmark has chosen its backend
+    from worker.engine.engine import KerasEngine
 
 PROMPT = "a photograph of an astronaut riding a horse"
+
+
+def default_backend() -> str:
+    return os.environ.get("IMAGINE_BACKEND", "tensorflow")
 
 
 class Row(NamedTuple):
@@ -47,7 +54,10 @@ def build(
         precision=precision,
         max_batch=max_batch,
         jit_compile=jit_compile,
+        backend=args.backend,
     )
+    from worker.engine.engine import KerasEngine
+
     assert isinstance(engine, KerasEngine)
     return engine
 
@@ -61,10 +71,10 @@ def timed(run: Callable[[], object]) -> float:
 def stock_pipeline(engine: KerasEngine, job: GenerationRequest) -> tuple[Any, CountingModel]:
     """``keras_cv.models.StableDiffusion`` on the engine's parts, precision and XLA
     setting, warmed for ``job.count`` images."""
-    import keras_cv
+    from worker.engine.kerascv import stable_diffusion
 
     jit = engine.precision.jit_compile
-    stock = keras_cv.models.StableDiffusion(job.width, job.height, jit_compile=jit)
+    stock = stable_diffusion().StableDiffusion(job.width, job.height, jit_compile=jit)
     parts = engine.model.parts
     if jit:  # what the stock pipeline does to the parts it builds itself
         for model in (parts.text_encoder, parts.diffusion_model, parts.decoder):

@@ -15,11 +15,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from worker.bench.stock import PROMPT, build, stock_pipeline, timed
+from worker.bench.stock import PROMPT, build, default_backend, stock_pipeline, timed
 from worker.engine import GenerationRequest
-from worker.engine.engine import KerasEngine
+
+if TYPE_CHECKING:
+    from worker.engine.engine import KerasEngine
 
 
 class Variant(NamedTuple):
@@ -37,10 +39,12 @@ VARIANTS = (
 )
 
 
-def pick(names: str) -> list[int]:
-    """``all``, ``none`` or comma-separated numbers of VARIANTS (1 = Standard)."""
+def pick(names: str, backend: str = "tensorflow") -> list[int]:
+    """``all``, ``none`` or comma-separated numbers of VARIANTS (1 = Standard). On JAX,
+    which always compiles with XLA, ``all`` is the two XLA variants."""
     if names == "all":
-        return list(range(1, len(VARIANTS) + 1))
+        numbers = range(1, len(VARIANTS) + 1)
+        return [n for n in numbers if backend == "tensorflow" or VARIANTS[n - 1].jit_compile]
     if names == "none":
         return []
     return [int(number) for number in names.split(",")]
@@ -89,6 +93,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--weights", default="random")
     parser.add_argument("--vocab", type=Path, default=None)
     parser.add_argument("--cache-dir", type=Path, default=Path(".cache/worker"))
+    parser.add_argument("--backend", default=default_backend())
     args = parser.parse_args(argv)
     variant = VARIANTS[args.variant - 1]
     width, height = (int(side) for side in args.size.split("x"))

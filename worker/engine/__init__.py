@@ -1,8 +1,8 @@
 """The worker's image engine: Stable Diffusion on KerasCV's parts, with our own loop.
 
-Importing this package does not import TensorFlow; ``build_engine`` does. So the
-worker loop and its tests can use the request types with a small stand-in engine.
-See docs/engine.md.
+Importing this package does not import Keras or TensorFlow; ``build_engine`` does,
+on the backend it is given. So the worker loop and its tests can use the request types
+with a small stand-in engine. See docs/engine.md.
 """
 
 from __future__ import annotations
@@ -33,13 +33,15 @@ __all__ = [
 ]
 
 SIZE_STEP = 64  # the VAE (8x) and the UNet's three halvings (8x) must divide a size
+COMPILED_SUBDIR = "compiled"  # under cache_dir: the persistent XLA compilation cache
 
 
 class Engine(Protocol):
     sizes: tuple[tuple[int, int], ...]  # (width, height) offered
 
     def warm_up(self) -> float:
-        """Compiles every configured size and batch bucket; returns seconds."""
+        """Compiles the first size's batch buckets, returning the seconds; the rest
+        compiles in the background (docs/engine.md, "Warm-up")."""
         ...
 
     def generate(
@@ -68,6 +70,7 @@ def build_engine(
     max_batch: int = 4,
     steps_per_call: int = 5,
     jit_compile: bool | None = None,
+    backend: str = "tensorflow",
 ) -> Engine:
     """Builds the parts (one UNet for every size) and the compiled loop; call warm_up next.
 
@@ -77,20 +80,27 @@ def build_engine(
     precision: "auto" (mixed_float16 + XLA on a GPU, float32 on a CPU), "float32",
     "mixed_float16" or "mixed_bfloat16". max_batch: images per UNet batch (the UNet runs
     twice that for guidance). steps_per_call: steps per compiled call; progress and
-    cancellation are checked between calls. jit_compile: XLA, None = on a GPU only.
+    cancellation are checked between calls. jit_compile: XLA on TensorFlow, None = on a
+    GPU only (JAX always compiles with XLA). backend: "tensorflow" or "jax", the Keras
+    backend; it must be chosen before anything in the process imports Keras.
     """
     _check_config(sizes, max_batch, steps_per_call)
-    # TensorFlow loads here, not when the package is imported.
-    import tensorflow as tf
+    from worker.engine.backend import select_backend, use_compilation_cache
 
+    select_backend(backend)
+    use_compilation_cache(cache_dir / COMPILED_SUBDIR / backend, backend)
+    # Keras (and on TensorFlow, TensorFlow) loads here, not when the package is imported.
+    from worker.engine.backend import has_gpu, set_graph_options
     from worker.engine.engine import KerasEngine
     from worker.engine.parts import build_parts
-    from worker.engine.precision import graph_optimizer_options, has_gpu, resolve_precision
+    from worker.engine.precision import graph_optimizer_options, resolve_precision
     from worker.engine.unet import SMALL_CONV_PIXELS
 
     gpu = has_gpu()
-    chosen = resolve_precision(precision, gpu=gpu, jit_compile=jit_compile)
-    tf.config.optimizer.set_experimental_options(graph_optimizer_options(chosen.policy, gpu=gpu))
+    chosen = resolve_precision(
+        precision, gpu=gpu, jit_compile=True if backend == "jax" else jit_compile
+    )
+    set_graph_options(graph_optimizer_options(chosen.policy, gpu=gpu))
     parts = build_parts(
         weights, size=sizes[0], vocab=vocab, cache_dir=cache_dir, policy=chosen.policy
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,9 +12,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import tensorflow as tf
+from keras import ops
 
-from worker.engine.init_images import prepare
 from worker.engine.loop import CompiledModel, StepTable, step_table
 from worker.engine.parts import MAX_PROMPT_LENGTH, Parts
 from worker.engine.precision import Precision
@@ -67,8 +67,8 @@ class _Plan:
 
 
 class KerasEngine:
-    """KerasCV's Stable Diffusion parts behind our own sampling loop. Not thread-safe:
-    one ``generate`` at a time (the worker runs one batch at a time anyway)."""
+    """KerasCV's Stable Diffusion parts behind our own sampling loop. ``generate`` calls
+    run one at a time, and never beside a background warm-up step."""
 
     def __init__(
         self,
@@ -90,44 +90,75 @@ class KerasEngine:
         )
         self._prompts = PromptEncoder(parts.tokenizer, self.model.encode_text)
         self.host_calls = 0  # compiled loop calls, each one host round trip
+        self._lock = threading.Lock()  # one job or one warm-up program at a time
+        self.warming: threading.Thread | None = None  # the background warm-up
 
     def count_tokens(self, text: str) -> int:
         return self._prompts.count_tokens(text)
 
-    def warm_up(self) -> float:
+    def warm_up(self, *, background: bool = True) -> float:
         """Traces (with XLA: compiles) and runs every function once for every size and
-        bucket, so no job pays for it; returns the seconds it took."""
+        bucket, so no job pays for it. The first size's buckets are done now and the
+        seconds they took returned; the other sizes and the image encoder (img2img only)
+        follow in a background thread when `background`, one at a time between jobs. A
+        job that needs one of them first compiles it itself."""
         started = time.monotonic()
+        tasks = self._warm_tasks()
+        now, later = tasks[: len(self.buckets)], tasks[len(self.buckets) :]  # the first size
         self._prompts.context("")
-        for width, height in self.sizes:
-            self.model.encode_image(tf.zeros((1, height, width, 3)))
-            for bucket in self.buckets:
-                began = time.monotonic()
-                self._warm_batch(width, height, bucket)
-                log.info(
-                    "Compiled %dx%d for %d image(s) in %.1f s",
-                    width,
-                    height,
-                    bucket,
-                    time.monotonic() - began,
-                )
-        return time.monotonic() - started
+        self._warm(now, 0, len(tasks))
+        seconds = time.monotonic() - started
+        log.info("Ready for %dx%d after %.1f s of warm-up", *self.sizes[0], seconds)
+        if later and background:
+            self.warming = threading.Thread(
+                target=self._warm, args=(later, len(now), len(tasks)), daemon=True
+            )
+            self.warming.start()
+        elif later:
+            self._warm(later, len(now), len(tasks))
+            seconds = time.monotonic() - started
+        return seconds
+
+    def _warm_tasks(self) -> list[tuple[int, int, int]]:
+        """(width, height, bucket) for each batch program, size by size; bucket 0 is the
+        image encoder of that size, last of all."""
+        batches = [(w, h, bucket) for w, h in self.sizes for bucket in self.buckets]
+        return batches + [(w, h, 0) for w, h in self.sizes]
+
+    def _warm(self, tasks: list[tuple[int, int, int]], done: int, total: int) -> None:
+        for number, (width, height, bucket) in enumerate(tasks, done + 1):
+            began = time.monotonic()
+            with self._lock:  # never beside a job: it would slow the job down
+                if bucket:
+                    self._warm_batch(width, height, bucket)
+                else:
+                    self.model.encode_image(ops.zeros((1, height, width, 3)))
+            what = f"{bucket} image(s)" if bucket else "the image encoder"
+            log.info(
+                "Warm-up %d/%d: compiled %dx%d for %s in %.1f s",
+                number,
+                total,
+                width,
+                height,
+                what,
+                time.monotonic() - began,
+            )
 
     def _warm_batch(self, width: int, height: int, bucket: int) -> None:
-        zeros = tf.zeros((bucket, *latent_shape(width, height)))
+        zeros = ops.zeros((bucket, *latent_shape(width, height)))
         table = step_table(schedule_for("ddim", 1), 1)
-        contexts = tf.zeros((2 * bucket, MAX_PROMPT_LENGTH, 768))
+        contexts = ops.zeros((2 * bucket, MAX_PROMPT_LENGTH, 768))
         # One real step, not just a trace: oneDNN and cuDNN choose and cache their kernels
         # on first execution, which would otherwise land on the first job (measured 1.4x).
         self.model.denoise(
             zeros,
             zeros,
             contexts,
-            tf.zeros((bucket,)),
-            tf.zeros((bucket,), tf.int32),
+            ops.zeros((bucket,)),
+            ops.zeros((bucket,), "int32"),
             table,
-            tf.constant(0),
-            tf.constant(1),
+            _int(0),
+            _int(1),
         )
         self.model.decode(zeros)
 
@@ -139,6 +170,15 @@ class KerasEngine:
     ) -> list[Pixels]:
         """One (count, height, width, 3) uint8 array per request, in order; `preview`,
         if given, gets each request's rows of the running batch after every chunk."""
+        with self._lock:
+            return self._generate(requests, progress, preview)
+
+    def _generate(
+        self,
+        requests: Sequence[GenerationRequest],
+        progress: ProgressFn | None,
+        preview: PreviewFn | None,
+    ) -> list[Pixels]:
         check_batch(requests, self.sizes)
         for request in requests:
             self._prompts.check(request.prompt, "prompt")
@@ -164,8 +204,10 @@ class KerasEngine:
         return _Plan(first.width, first.height, schedule, table, init_latents)
 
     def _encode_init(self, image: Pixels, width: int, height: int) -> Latents:
+        from worker.engine.init_images import prepare  # Pillow, for img2img only
+
         pixels = prepare(image, width, height)[np.newaxis]
-        return np.asarray(self.model.encode_image(tf.constant(pixels))[0])
+        return np.asarray(self.model.encode_image(ops.convert_to_tensor(pixels))[0])
 
     def _run(
         self, rows: list[Row], plan: _Plan, ticker: _Ticker, preview: PreviewFn | None
@@ -179,10 +221,10 @@ class KerasEngine:
         for i, row in enumerate(rows):
             latents[i] = self._start_latent(row, plan, shape)
         # Padding rows start after the last step: they ride along and never change.
-        starts = tf.constant([row.start for row in rows] + [steps] * pad, dtype=tf.int32)
-        guidance = tf.constant([row.guidance for row in rows] + [0.0] * pad, dtype=tf.float32)
+        starts = ops.convert_to_tensor([row.start for row in rows] + [steps] * pad, "int32")
+        guidance = ops.convert_to_tensor([row.guidance for row in rows] + [0.0] * pad, "float32")
         contexts = self._contexts(rows, pad)
-        x, x0_prev = tf.constant(latents), tf.zeros_like(latents)
+        x, x0_prev = ops.convert_to_tensor(latents), ops.zeros_like(latents)
         for begin in range(min(row.start for row in rows), steps, self.steps_per_call):
             count = min(self.steps_per_call, steps - begin)
             x, x0_prev, finite = self.model.denoise(
@@ -192,8 +234,8 @@ class KerasEngine:
                 guidance,
                 starts,
                 plan.table,
-                tf.constant(begin),
-                tf.constant(count),
+                _int(begin),
+                _int(count),
             )
             self.host_calls += 1
             if not bool(finite):
@@ -219,7 +261,12 @@ class KerasEngine:
         blank = [self._prompts.context("")] * pad
         negatives = [self._prompts.context(r.negative_prompt, "negative prompt") for r in rows]
         prompts = [self._prompts.context(r.prompt) for r in rows]
-        return tf.concat([*negatives, *blank, *prompts, *blank], 0)
+        return ops.concatenate([*negatives, *blank, *prompts, *blank], 0)
+
+
+def _int(value: int) -> Any:
+    """An int32 scalar tensor: a Python int would be traced into the program."""
+    return ops.convert_to_tensor(value, "int32")
 
 
 def _send_previews(rows: list[Row], x0: Latents, preview: PreviewFn) -> None:

@@ -12,14 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from keras_cv.models.stable_diffusion import (
-    Decoder,
-    DiffusionModel,
-    ImageEncoder,
-    SimpleTokenizer,
-    TextEncoder,
-)
-
+from worker.engine.kerascv import stable_diffusion
 from worker.engine.precision import dtype_policy
 from worker.engine.weights import WEIGHT_FILES, vocab_path, weight_paths
 
@@ -45,16 +38,17 @@ def build_parts(
     """Builds every part under the dtype `policy`; `size` (width, height) is only the
     shape Keras records for the UNet and decoder, which run at any configured size."""
     paths = weight_paths(weights, cache_dir)
-    tokenizer = SimpleTokenizer(str(vocab_path(vocab, cache_dir)))
+    kcv = stable_diffusion()
+    tokenizer = kcv.SimpleTokenizer(str(vocab_path(vocab, cache_dir)))
     width, height = size
     with dtype_policy(policy):
         parts = Parts(
-            text_encoder=TextEncoder(MAX_PROMPT_LENGTH, download_weights=False),
-            diffusion_model=DiffusionModel(
+            text_encoder=kcv.TextEncoder(MAX_PROMPT_LENGTH, download_weights=False),
+            diffusion_model=kcv.DiffusionModel(
                 height, width, MAX_PROMPT_LENGTH, download_weights=False
             ),
-            decoder=Decoder(height, width, download_weights=False),
-            image_encoder=ImageEncoder(download_weights=False),
+            decoder=kcv.Decoder(height, width, download_weights=False),
+            image_encoder=kcv.ImageEncoder(download_weights=False),
             tokenizer=tokenizer,
         )
     if paths is not None:

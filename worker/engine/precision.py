@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Final
 
 import keras
-import tensorflow as tf
 
 PRECISIONS: Final = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
@@ -19,15 +18,12 @@ class Precision:
     jit_compile: bool  # XLA
 
 
-def has_gpu() -> bool:
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
 def resolve_precision(precision: str, *, gpu: bool, jit_compile: bool | None = None) -> Precision:
     """``auto`` is mixed_float16 + XLA on a GPU, float32 without XLA on a CPU.
 
     On a CPU, half precision and XLA both make the UNet slower (TESTING.md), so explicit
     policies still only turn XLA on where there is a GPU unless `jit_compile` says so.
+    (This is TensorFlow's choice; JAX always compiles with XLA.)
     """
     if precision not in PRECISIONS:
         raise ValueError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")

@@ -24,14 +24,16 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from keras_cv.src.models.stable_diffusion.constants import _ALPHAS_CUMPROD
 
+from worker.engine.kerascv import stable_diffusion_module
 from worker.engine.request import SAMPLERS
 
 Floats = npt.NDArray[np.float64]
 
 TRAIN_STEPS: Final = 1000
-ALPHAS_CUMPROD: Final[Floats] = np.asarray(_ALPHAS_CUMPROD, dtype=np.float64)
+ALPHAS_CUMPROD: Final[Floats] = np.asarray(
+    stable_diffusion_module("constants")._ALPHAS_CUMPROD, dtype=np.float64
+)
 KARRAS_RHO: Final = 7.0  # Karras et al. (2022), section 3: the value that works for images
 
 
