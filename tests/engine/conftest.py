@@ -9,9 +9,12 @@ before any test module imports Keras.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from tests.support.vocab import write_test_vocab
@@ -54,3 +57,18 @@ def engine(vocab: Path, cache_dir: Path) -> KerasEngine:
     assert isinstance(built, KerasEngine)
     built.warm_up(background=False)
     return built
+
+
+@pytest.fixture
+def decoded(engine: KerasEngine) -> Iterator[list[npt.NDArray[np.float32]]]:
+    """Records the latents the engine decodes (it still decodes them)."""
+    seen: list[npt.NDArray[np.float32]] = []
+    decode = engine.model.decode
+
+    def recording(latents: Any) -> Any:
+        seen.append(np.asarray(latents))
+        return decode(latents)
+
+    engine.model.decode = recording
+    yield seen
+    engine.model.decode = decode

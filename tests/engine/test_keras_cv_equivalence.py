@@ -8,7 +8,7 @@ one uint8 level of pixels, and the perturbation test checks that it fails the la
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,21 +93,6 @@ def stock_runs(engine: KerasEngine, stock: Any) -> dict[str, StockRun]:
         [latents] = stock._decoder.latents
         runs[negative_prompt] = StockRun(latents, pixels)
     return runs
-
-
-@pytest.fixture
-def decoded(engine: KerasEngine) -> Iterator[list[npt.NDArray[np.float32]]]:
-    """Records the latents the engine decodes (it still decodes them)."""
-    seen: list[npt.NDArray[np.float32]] = []
-    decode = engine.model.decode
-
-    def recording(latents: Any) -> Any:
-        seen.append(np.asarray(latents))
-        return decode(latents)
-
-    engine.model.decode = recording
-    yield seen
-    engine.model.decode = decode
 
 
 def ours(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -37,21 +36,6 @@ def test_each_latent_channel_maps_to_its_row_of_colours() -> None:
     saturated = latent_preview(np.full((2, 3, 4), 50.0, np.float32))
     assert saturated.shape == (2, 3, 3)
     assert saturated.dtype == np.uint8
-
-
-@pytest.fixture
-def decoded(engine: KerasEngine) -> Iterator[list[Any]]:
-    """Records the latents the engine decodes (it still decodes them)."""
-    seen: list[Any] = []
-    decode = engine.model.decode
-
-    def recording(latents: Any) -> Any:
-        seen.append(np.asarray(latents))
-        return decode(latents)
-
-    engine.model.decode = recording
-    yield seen
-    engine.model.decode = decode
 
 
 @pytest.mark.model
