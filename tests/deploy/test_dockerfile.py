@@ -149,8 +149,8 @@ def test_each_image_installs_what_its_code_imports(image: str) -> None:
 DECLARED = {
     "core": set(),
     "bot": {"bot"},
-    "worker": {"worker", "cpu"},
-    "tests": {"bot", "worker", "cpu", "test"},
+    "worker": {"worker", "cpu", "jax"},  # either backend's package, whichever is chosen
+    "tests": {"bot", "worker", "cpu", "jax", "test"},
 }
 
 

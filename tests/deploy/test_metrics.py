@@ -142,9 +142,9 @@ def counted(name: str, labels: dict[str, str] | None = None) -> float:
 async def test_the_bot_counts_deliveries_and_their_retries(endpoint: str, stack: Stack) -> None:
     done = {"state": "done"}
     before = await asyncio.to_thread(scrape, endpoint)
-    # discord.py does not retry a 403 itself (it does 5xx, for seconds): the bot's own
-    # retry loop must deliver the result after it.
-    stack.fake.fail_next("PATCH", BOT_EDITS, 403)
+    # Five 500s outlast discord.py's own retries of a 5xx: the bot's retry loop must
+    # deliver the result after them (a 403 would close the delivery: it is permanent).
+    stack.fake.fail_next("PATCH", BOT_EDITS, 500, times=5)
     await stack.fake.slash("imagine", {"prompt": "a fox"})
     deliveries = key("imagine_deliveries_total", done)
     async with asyncio.timeout(60):  # a counter has no event to wait on
