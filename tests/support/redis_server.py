@@ -23,6 +23,24 @@ def free_port() -> int:
         return port
 
 
+CLUSTER_BUS_OFFSET = 10_000  # a Cluster node also listens on its port + 10000
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port is free too, and exists: an ephemeral port above
+    55535 would put the bus past 65535, and redis-server refuses to start."""
+    while True:
+        port = free_port()
+        if port + CLUSTER_BUS_OFFSET > 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + CLUSTER_BUS_OFFSET))
+            except OSError:
+                continue
+        return port
+
+
 def answers(url: str) -> bool:
     """Whether a Redis server answers PING at `url`."""
     client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
@@ -54,7 +72,7 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         directory.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = free_cluster_port() if cluster else free_port()
         auth = f":{password}@" if password else ""
         self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
         self._command = [
