@@ -8,6 +8,7 @@ import os
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -64,6 +65,13 @@ def script_env(gpu_bin: Path | None = None) -> dict[str, str]:
 
 def write_env_file(root: Path, settings: dict[str, str]) -> None:
     (root / ".env").write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
+
+
+def run_at_once(root: Path) -> subprocess.CompletedProcess[str]:
+    """`bash scripts/run.sh` where it must stop before installing anything."""
+    return subprocess.run(
+        ["bash", "scripts/run.sh"], cwd=root, env=script_env(), capture_output=True, text=True
+    )
 
 
 async def run(root: Path, env: dict[str, str], seconds: float = 90) -> tuple[int, str]:

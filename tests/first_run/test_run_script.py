@@ -17,6 +17,7 @@ from tests.first_run.run_script import (
     fake_nvidia_smi,
     fake_venv,
     run,
+    run_at_once,
     script_env,
     write_env_file,
 )
@@ -45,9 +46,7 @@ def test_without_env_the_bot_s_sentence_comes_first_and_nothing_is_installed(
 ) -> None:
     root = copy_repo(tmp_path)
     started = time.monotonic()
-    done = subprocess.run(
-        ["bash", "scripts/run.sh"], cwd=root, env=script_env(), capture_output=True, text=True
-    )
+    done = run_at_once(root)
     seconds = time.monotonic() - started
     assert done.returncode == 1
     assert done.stdout == ""
@@ -61,9 +60,7 @@ def test_without_env_the_bot_s_sentence_comes_first_and_nothing_is_installed(
 def test_an_env_without_a_token_says_where_to_put_it(tmp_path: Path) -> None:
     root = copy_repo(tmp_path)
     (root / ".env").write_text("# copied from .env.example\nDISCORD_TOKEN=\nIMAGINE_SIZES=\n")
-    done = subprocess.run(
-        ["bash", "scripts/run.sh"], cwd=root, env=script_env(), capture_output=True, text=True
-    )
+    done = run_at_once(root)
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         "Configuration error: DISCORD_TOKEN is not set.",
@@ -75,9 +72,7 @@ def test_an_env_without_a_token_says_where_to_put_it(tmp_path: Path) -> None:
 def test_a_blank_token_gives_the_bot_s_own_sentence(tmp_path: Path) -> None:
     root = copy_repo(tmp_path)
     (root / ".env").write_text('DISCORD_TOKEN="   "\n')
-    done = subprocess.run(
-        ["bash", "scripts/run.sh"], cwd=root, env=script_env(), capture_output=True, text=True
-    )
+    done = run_at_once(root)
     assert done.returncode == 1
     sentence = done.stderr.splitlines()[0]
     assert (
