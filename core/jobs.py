@@ -56,7 +56,7 @@ class JobParams:
     seed: int = 0
     width: int = 512
     height: int = 512
-    sampler: str = "ddim"
+    sampler: str = SAMPLERS[0]  # DPM-Solver++ 2M
     strength: float | None = None  # img2img: how much of the source image to redraw
 
     @property

@@ -12,7 +12,7 @@ from tests.engine.conftest import SIZE, STEPS
 from worker.engine import GenerationRequest
 
 if TYPE_CHECKING:
-    from worker.engine.loop import StepTable
+    from worker.engine.compiled import StepTable
 
 
 def request(**changes: object) -> GenerationRequest:

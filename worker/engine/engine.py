@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from keras import ops
 
-from worker.engine.loop import CompiledModel, StepTable, step_table
+from worker.engine.compiled import CompiledModel, StepTable, step_table
 from worker.engine.parts import MAX_PROMPT_LENGTH, Parts
 from worker.engine.precision import Precision
 from worker.engine.previews import PreviewFn, latent_preview
