@@ -17,6 +17,10 @@ DEFAULT_GUIDANCE = 7.5
 DEFAULT_MAX_ATTEMPTS = 3
 SAMPLER_NAMES = {"dpmpp_2m": "DPM-Solver++ 2M", "ddim": "DDIM"}  # the first is the default
 SAMPLERS = tuple(SAMPLER_NAMES)
+# KerasCV's two Stable Diffusion models; the first is the default.
+MODEL_NAMES = {"sd14": "Stable Diffusion 1.4", "sd21": "Stable Diffusion 2.1"}
+MODELS = tuple(MODEL_NAMES)
+UPSCALE_FACTOR = 2  # an upscale button makes an image this many times as wide and high
 
 # Why a job failed, as message keys the bot says in its requester's language.
 GAVE_UP = "gave_up"  # its worker stopped too many times while making it
@@ -58,6 +62,9 @@ class JobParams:
     height: int = 512
     sampler: str = SAMPLERS[0]  # DPM-Solver++ 2M
     strength: float | None = None  # img2img: how much of the source image to redraw
+    model: str = MODELS[0]
+    # A mask (white = redraw) is stored beside the source image: inpainting, zoom out, pan.
+    masked: bool = False
 
     @property
     def size(self) -> str:

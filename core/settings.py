@@ -14,8 +14,21 @@ from typing import Annotated, TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.jobs import MODELS
+
 Size = tuple[int, int]
 _SIZE = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
+
+
+def parse_models(text: str) -> tuple[str, ...]:
+    """`"sd14, sd21"` -> ("sd14", "sd21"); each one of core.jobs.MODELS, at least one."""
+    names = tuple(dict.fromkeys(item.strip().lower() for item in text.split(",") if item.strip()))
+    if not names:
+        raise ValueError("name at least one model")
+    for name in names:
+        if name not in MODELS:
+            raise ValueError(f"{name!r} is not one of {', '.join(MODELS)}")
+    return names
 
 
 def parse_sizes(text: str) -> tuple[Size, ...]:
@@ -44,6 +57,10 @@ class CommonSettings(BaseSettings):
     sizes: Annotated[tuple[Size, ...], NoDecode] = Field(
         ((512, 512), (512, 768), (768, 512)), alias="IMAGINE_SIZES"
     )
+    # The bot offers these models; a worker loads them and claims only their jobs.
+    models: Annotated[tuple[str, ...], NoDecode] = Field((MODELS[0],), alias="IMAGINE_MODELS")
+    # Upscale buttons (bot); each size's 2x compiled in the background (worker).
+    upscale: bool = Field(True, alias="IMAGINE_UPSCALE")
     vocab: Path | None = Field(None, alias="IMAGINE_VOCAB")
     cache_dir: Path = Field(Path("data/cache"), alias="IMAGINE_CACHE_DIR")
     log_level: str = Field("INFO", alias="IMAGINE_LOG_LEVEL")
@@ -54,6 +71,11 @@ class CommonSettings(BaseSettings):
     @classmethod
     def _sizes(cls, value: object) -> object:
         return parse_sizes(value) if isinstance(value, str) else value
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models(cls, value: object) -> object:
+        return parse_models(value) if isinstance(value, str) else value
 
     @field_validator("store")
     @classmethod

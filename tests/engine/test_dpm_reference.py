@@ -24,9 +24,9 @@ import pytest
 
 from tests.engine.conftest import SIZE
 from tests.engine.helpers import relative_error, scaled_column
+from worker.engine.compiled import StepTable, step_table
 from worker.engine.engine import KerasEngine
 from worker.engine.kerascv import stable_diffusion_module
-from worker.engine.compiled import StepTable, step_table
 from worker.engine.rows import latent_shape, noise
 from worker.engine.samplers import karras_schedule
 
