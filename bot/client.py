@@ -28,7 +28,7 @@ from core.vocab_share import Vocabulary
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.imagine", "bot.cogs.queue", "bot.cogs.admin")
+EXTENSIONS = ("bot.cogs.imagine", "bot.cogs.queue", "bot.moderation.commands")
 
 
 class ImagineBot(commands.Bot):

@@ -82,7 +82,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "field_size": "Size",
         "field_time": "Time",
         "field_negative": "Negative prompt",
-        # Moderation (bot/moderation, bot/cogs/admin.py). Refusals stay neutral: a member
+        # Moderation (bot/moderation; /quota in bot/cogs/queue.py). Refusals stay neutral: a member
         # learns what to do, never which word or rule of the moderators' they touched.
         "mod_blocked": "You can't make images in this server.",
         "mod_refused": "This prompt can't be used in this server. Please describe something else.",

@@ -1,4 +1,5 @@
-"""/queue: where my jobs are and how busy the bot is. /history: my last pictures."""
+"""What a member asks about themselves: /queue, where my jobs are and how busy the bot is;
+/history, my last pictures; /quota, how many images I have left (from moderation)."""
 
 # No `from __future__ import annotations`: discord.py reads these annotations at runtime.
 
@@ -9,6 +10,9 @@ from discord.ext import commands
 from bot.client import ImagineBot
 from bot.delivery import duration, progress_bar, seconds_left
 from bot.i18n import t
+from bot.moderation import texts
+from bot.moderation.audit import NO_PINGS
+from bot.moderation.quotas import relative_time
 from core.jobs import Job, JobState
 
 HISTORY_LENGTH = 10
@@ -83,6 +87,31 @@ class Queue(commands.Cog):
             f"/{delivery.status_message_id}"
         )
         return f"{state} · [{prompt}]({link})"
+
+    @app_commands.command(description="How many images you have left today, and when more come")
+    @app_commands.guild_only()
+    async def quota(self, interaction: discord.Interaction) -> None:
+        locale = str(interaction.locale)
+        report = await self.bot.moderation.report(interaction)
+        if report.limits is None:
+            await _say(interaction, t("quota_exempt", locale))
+            return
+        lines = [
+            texts.standing_text("quota_mine", report.mine, locale),
+            texts.standing_text("quota_server", report.server, locale),
+            t("quota_day", locale, day=texts.day_text(report.settings, locale)),
+        ]
+        if report.limits.max_waiting is not None:
+            lines.append(
+                t("quota_waiting", locale, count=report.waiting, limit=report.limits.max_waiting)
+            )
+        if report.ready_at is not None and report.ready_at > self.bot.moderation.clock():
+            lines.append(t("mod_cooldown", locale, when=relative_time(report.ready_at)))
+        await _say(interaction, "\n".join(lines))
+
+
+async def _say(interaction: discord.Interaction, text: str) -> None:
+    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
 
 
 def _short(prompt: str, limit: int = 60) -> str:

@@ -1,7 +1,9 @@
 """Moderation a server's staff run from inside Discord: quotas and caps, role tiers and
 exemptions, banned words, blocked members, the audit channel, usage reports.
 
-One object, `Moderation` (the bot's `bot.moderation`), meets the job's path three times:
+One object, `Moderation` (the bot's `bot.moderation`), is all the rest of the bot calls:
+the staff's commands (bot/moderation/commands.py) and `/quota` read and change a server's
+settings through it, and it meets the job's path three times:
 - `admit` before a job is queued: refuses it (InvalidRequest, a sentence for the member)
   or reserves its images, atomically, under the job's id;
 - `release` when an admitted job could not be queued after all, or its delivery was
@@ -14,19 +16,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import discord
 
 from bot.ledger import Delivery
-from bot.moderation import defaults, quotas, settings, words
+from bot.moderation import defaults, quotas, reports, settings, words
 from bot.moderation.audit import AuditButton, Auditor
 from bot.moderation.db import ModerationDb
+from core.clip_tokens import ClipTokenCounter
 from core.jobs import InvalidRequest, Job, JobParams, JobState
 from core.store.base import Clock
 
-__all__ = ["AuditButton", "Moderation", "QuotaReport"]
+__all__ = ["AuditButton", "Moderation", "Overview", "QuotaReport"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,19 @@ class QuotaReport:
     server: quotas.Standing
     waiting: int
     ready_at: float | None  # when the cooldown lets them ask again
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What `/imagine-admin settings` shows of a server."""
+
+    server: settings.GuildSettings
+    tiers: list[settings.Tier]
+    exempt: list[int]  # role ids
+    saved: defaults.Defaults  # the defaults as the moderators set them
+    used: defaults.Resolved  # as /imagine uses them, lowered to the caps
+    words: int  # banned words of its own (0: the bot's list applies)
+    blocked: int
 
 
 class Moderation:
@@ -113,6 +130,94 @@ class Moderation:
             if limits is not None and limits.cooldown is not None:
                 ready = await quotas.cooldown_until(db, guild_id, user_id, limits.cooldown)
         return QuotaReport(server, limits, mine, whole, waiting, ready)
+
+    # --- a server's settings, for its staff's commands ---------------------------------
+
+    async def server_settings(self, guild_id: int) -> settings.GuildSettings:
+        return await settings.load(self.db, guild_id)
+
+    async def change_settings(self, guild_id: int, **changes: object) -> None:
+        """Changes the named fields of GuildSettings; the others stay."""
+        await settings.update(self.db, guild_id, **changes)
+
+    async def overview(self, guild_id: int, sizes: tuple[defaults.Size, ...]) -> Overview:
+        return Overview(
+            await settings.load(self.db, guild_id),
+            await settings.tiers(self.db, guild_id),
+            await settings.exempt_roles(self.db, guild_id),
+            await defaults.load(self.db, guild_id),
+            await self.defaults_for(guild_id, sizes),
+            words=await words.count(self.db, guild_id),
+            blocked=len(await settings.blocked(self.db, guild_id)),
+        )
+
+    async def set_tier(self, guild_id: int, tier: settings.Tier) -> None:
+        await settings.set_tier(self.db, guild_id, tier)
+
+    async def remove_tier(self, guild_id: int, role_id: int) -> bool:
+        """Returns whether the role had a tier."""
+        return await settings.remove_tier(self.db, guild_id, role_id)
+
+    async def set_exempt(self, guild_id: int, role_id: int, exempt: bool) -> bool:
+        """Returns whether anything changed."""
+        return await settings.set_exempt(self.db, guild_id, role_id, exempt)
+
+    async def set_defaults(
+        self,
+        guild_id: int,
+        wanted: defaults.Defaults,
+        sizes: tuple[defaults.Size, ...],
+        tokens: Callable[[], ClipTokenCounter],
+        *,
+        reset: bool,
+    ) -> bool:
+        """Raises InvalidRequest if /imagine would refuse `wanted` or it is over a cap;
+        else saves it (over the others, or alone if `reset`). False: nothing to save."""
+        defaults.check(wanted, await settings.load(self.db, guild_id), sizes, tokens)
+        if wanted == defaults.Defaults() and not reset:
+            return False
+        await defaults.save(self.db, guild_id, wanted, reset=reset)
+        return True
+
+    async def ban_words(self, guild_id: int, wanted: list[str]) -> list[str]:
+        """Raises InvalidRequest if a word is too long or the list would grow past its
+        limit; else returns the words that were not banned yet."""
+        if any(len(word) > words.MAX_WORD_CHARS for word in wanted):
+            raise InvalidRequest("admin_word_too_long", limit=words.MAX_WORD_CHARS)
+        if await words.count(self.db, guild_id) + len(wanted) > words.MAX_WORDS:
+            raise InvalidRequest("admin_words_too_many", limit=words.MAX_WORDS)
+        return await words.add(self.db, guild_id, wanted)
+
+    async def allow_words(self, guild_id: int, wanted: list[str]) -> list[str]:
+        """Returns the words that were banned."""
+        return await words.remove(self.db, guild_id, wanted)
+
+    async def banned_words(self, guild_id: int) -> list[str]:
+        """The server's own list, or the bot's while it has none."""
+        return await words.load(self.db, guild_id)
+
+    async def block(self, guild_id: int, user_id: int, by: int, at: float) -> bool:
+        """Returns False if the member was blocked already."""
+        return await settings.block(self.db, guild_id, user_id, by, at)
+
+    async def unblock(self, guild_id: int, user_id: int) -> bool:
+        """Returns False if the member was not blocked."""
+        return await settings.unblock(self.db, guild_id, user_id)
+
+    async def blocked(self, guild_id: int) -> list[int]:
+        """Blocked members' ids, most recently blocked first."""
+        return [row["user_id"] for row in await settings.blocked(self.db, guild_id)]
+
+    async def usage(self, guild_id: int, days: int) -> tuple[reports.Usage, str]:
+        """The server's last `days` days (today included), and the time zone they are in."""
+        timezone = (await settings.load(self.db, guild_id)).timezone
+        return await reports.usage(self.db, guild_id, days, self.clock(), timezone), timezone
+
+    async def export(self, guild_id: int, days: int) -> bytes:
+        """The server's jobs of the last `days` days, as CSV."""
+        return await reports.export_csv(self.db, guild_id, self.clock() - days * quotas.DAY)
+
+    # --- inside ------------------------------------------------------------------------
 
     async def _limits(
         self, guild_id: int, server: settings.GuildSettings, roles: set[int]

@@ -1,12 +1,11 @@
-"""/imagine-admin: a server's moderation, for members with Manage Server. /quota: what a
-member has left. Every answer is private, and every command reads and changes the
-server it is used in, and no other."""
+"""/imagine-admin: a server's moderation, for members with Manage Server. Every answer is
+private, and every command reads and changes the server it is used in, and no other.
+The commands read and change through `Moderation` (bot.moderation), never its tables."""
 
 # No `from __future__ import annotations`: discord.py reads these annotations at runtime.
 
 import io
 import zoneinfo
-from datetime import timedelta
 
 import discord
 from discord import app_commands
@@ -14,12 +13,10 @@ from discord.ext import commands
 
 from bot.client import ImagineBot
 from bot.i18n import t
-from bot.moderation import charts, reports, texts
+from bot.moderation import charts, texts
 from bot.moderation import defaults as presets  # not to be confused with the command
-from bot.moderation import settings as config
 from bot.moderation import words as wordlist
 from bot.moderation.audit import NO_PINGS
-from bot.moderation.quotas import relative_time
 from bot.moderation.settings import Reset, Tier
 from bot.options import SAMPLER_CHOICES, option_help
 from core.jobs import SAMPLERS, InvalidRequest
@@ -42,7 +39,7 @@ class Admin(
 
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
-        self.db = bot.moderation.db
+        self.moderation = bot.moderation
 
     async def interaction_check(self, interaction: Interaction) -> bool:
         # What we enforce, whatever a server's admins set for the command in Discord:
@@ -101,7 +98,7 @@ class Admin(
                 )
                 return
             changes["timezone"] = timezone
-        await config.update(self.db, _gid(interaction), **changes)
+        await self.moderation.change_settings(_gid(interaction), **changes)
         await self._show(interaction, saved=True)
 
     @limits.autocomplete("timezone")
@@ -135,7 +132,7 @@ class Admin(
             except ValueError:
                 await _say(interaction, t("admin_bad_size", _loc(interaction)))
                 return
-        await config.update(self.db, _gid(interaction), **changes)
+        await self.moderation.change_settings(_gid(interaction), **changes)
         await self._show(interaction, saved=True)
 
     @caps.autocomplete("size")
@@ -171,16 +168,13 @@ class Admin(
             if size is not None:  # stored as the bot writes it
                 size = "x".join(map(str, presets.parse_size(str(size), sizes)))
             wanted = presets.Defaults(count, steps, guidance, size, sampler, negative_prompt)
-            server = await config.load(self.db, guild_id)
-            presets.check(wanted, server, sizes, lambda: self.bot.tokens)
+            saved = await self.moderation.set_defaults(
+                guild_id, wanted, sizes, lambda: self.bot.tokens, reset=reset
+            )
         except InvalidRequest as refused:
             await _say(interaction, t(refused.key, locale, **refused.values))
             return
-        if wanted == presets.Defaults() and not reset:
-            await self._show(interaction)
-            return
-        await presets.save(self.db, guild_id, wanted, reset=reset)
-        await self._show(interaction, saved=True)
+        await self._show(interaction, saved=saved)
 
     @defaults.autocomplete("size")
     async def _default_sizes(
@@ -204,15 +198,15 @@ class Admin(
         cooldown: app_commands.Range[int, 0, 86_400] | None = None,
         waiting: app_commands.Range[int, 0, 1000] | None = None,
     ) -> None:
-        await config.set_tier(
-            self.db, _gid(interaction), Tier(role.id, per_member, cooldown, waiting)
+        await self.moderation.set_tier(
+            _gid(interaction), Tier(role.id, per_member, cooldown, waiting)
         )
         await self._show(interaction, saved=True)
 
     @tier.command(name="remove", description="Members with this role get the server's limits")
     @app_commands.describe(role="The role")
     async def tier_remove(self, interaction: Interaction, role: discord.Role) -> None:
-        if not await config.remove_tier(self.db, _gid(interaction), role.id):
+        if not await self.moderation.remove_tier(_gid(interaction), role.id):
             await _say(interaction, t("admin_unchanged", _loc(interaction)))
             return
         await self._show(interaction, saved=True)
@@ -228,7 +222,7 @@ class Admin(
         await self._exempt(interaction, role, False)
 
     async def _exempt(self, interaction: Interaction, role: discord.Role, exempt: bool) -> None:
-        if not await config.set_exempt(self.db, _gid(interaction), role.id, exempt):
+        if not await self.moderation.set_exempt(_gid(interaction), role.id, exempt):
             await _say(interaction, t("admin_unchanged", _loc(interaction)))
             return
         await self._show(interaction, saved=True)
@@ -241,13 +235,11 @@ class Admin(
         if wanted is None:
             await _say(interaction, t("admin_words_none", locale))
             return
-        if any(len(word) > wordlist.MAX_WORD_CHARS for word in wanted):
-            await _say(interaction, t("admin_word_too_long", locale, limit=wordlist.MAX_WORD_CHARS))
+        try:
+            added = await self.moderation.ban_words(guild_id, wanted)
+        except InvalidRequest as refused:
+            await _say(interaction, t(refused.key, locale, **refused.values))
             return
-        if await wordlist.count(self.db, guild_id) + len(wanted) > wordlist.MAX_WORDS:
-            await _say(interaction, t("admin_words_too_many", locale, limit=wordlist.MAX_WORDS))
-            return
-        added = await wordlist.add(self.db, guild_id, wanted)
         await _say(
             interaction, t("admin_words_added", locale, count=len(added), words=_listed(added))
         )
@@ -260,7 +252,7 @@ class Admin(
         if wanted is None:
             await _say(interaction, t("admin_words_none", locale))
             return
-        removed = await wordlist.remove(self.db, _gid(interaction), wanted)
+        removed = await self.moderation.allow_words(_gid(interaction), wanted)
         await _say(
             interaction,
             t("admin_words_removed", locale, count=len(removed), words=_listed(removed)),
@@ -269,7 +261,7 @@ class Admin(
     @words.command(name="list", description="The words this server bans")
     async def words_list(self, interaction: Interaction) -> None:
         locale = _loc(interaction)
-        banned = await wordlist.load(self.db, _gid(interaction))
+        banned = await self.moderation.banned_words(_gid(interaction))
         if not banned:
             await _say(interaction, t("admin_words_empty", locale))
             return
@@ -286,25 +278,25 @@ class Admin(
     @app_commands.describe(member="The member")
     async def block(self, interaction: Interaction, member: discord.User) -> None:
         at = interaction.created_at.timestamp()
-        done = await config.block(self.db, _gid(interaction), member.id, interaction.user.id, at)
+        done = await self.moderation.block(_gid(interaction), member.id, interaction.user.id, at)
         key = "admin_blocked" if done else "admin_already_blocked"
         await _say(interaction, t(key, _loc(interaction), user=member.mention))
 
     @app_commands.command(description="Let a blocked member make images again")
     @app_commands.describe(member="The member")
     async def unblock(self, interaction: Interaction, member: discord.User) -> None:
-        done = await config.unblock(self.db, _gid(interaction), member.id)
+        done = await self.moderation.unblock(_gid(interaction), member.id)
         key = "admin_unblocked" if done else "admin_not_blocked"
         await _say(interaction, t(key, _loc(interaction), user=member.mention))
 
     @app_commands.command(description="Members blocked in this server")
     async def blocked(self, interaction: Interaction) -> None:
         locale = _loc(interaction)
-        found = await config.blocked(self.db, _gid(interaction))
+        found = await self.moderation.blocked(_gid(interaction))
         if not found:
             await _say(interaction, t("admin_blocked_empty", locale))
             return
-        users = ", ".join(f"<@{row['user_id']}>" for row in found[:100])
+        users = ", ".join(f"<@{user_id}>" for user_id in found[:100])
         await _say(interaction, t("admin_blocked_list", locale, count=len(found), users=users))
 
     @app_commands.command(description="Where every job and refused prompt is posted")
@@ -315,7 +307,7 @@ class Admin(
         # A channel of another server never resolves here: discord.py looks it up in
         # this server, and the option is refused.
         channel_id = None if channel is None else channel.id
-        await config.update(self.db, _gid(interaction), audit_channel_id=channel_id)
+        await self.moderation.change_settings(_gid(interaction), audit_channel_id=channel_id)
         locale = _loc(interaction)
         if channel is None:
             await _say(interaction, t("admin_audit_off", locale))
@@ -326,14 +318,12 @@ class Admin(
     @app_commands.describe(days="How many days back (today included)")
     async def usage(self, interaction: Interaction, days: Days = 30) -> None:
         locale, guild_id = _loc(interaction), _gid(interaction)
-        server = await config.load(self.db, guild_id)
-        now = self.bot.moderation.clock()
-        found = await reports.usage(self.db, guild_id, days, now, server.timezone)
+        found, timezone = await self.moderation.usage(guild_id, days)
         labels = [
             (self._name(user_id, rank), n) for rank, (user_id, n, _) in enumerate(found.top, 1)
         ]
         titles = (
-            t("chart_per_day", locale, timezone=server.timezone),
+            t("chart_per_day", locale, timezone=timezone),
             t("chart_top", locale),
         )
         png = charts.usage_chart(found.days, labels, titles)
@@ -348,8 +338,7 @@ class Admin(
     @app_commands.command(description="Every job of this server as a CSV file")
     @app_commands.describe(days="How many days back")
     async def export(self, interaction: Interaction, days: Days = 30) -> None:
-        since = self.bot.moderation.clock() - timedelta(days=days).total_seconds()
-        data = await reports.export_csv(self.db, _gid(interaction), since)
+        data = await self.moderation.export(_gid(interaction), days)
         file = discord.File(io.BytesIO(data), filename=f"usage-{days}d.csv")
         await interaction.response.send_message(
             t("admin_export", _loc(interaction), days=days), file=file, ephemeral=True
@@ -360,49 +349,20 @@ class Admin(
         return f"#{rank} {user.display_name}" if user is not None else f"#{rank}"
 
     async def _show(self, interaction: Interaction, *, saved: bool = False) -> None:
-        locale, guild_id = _loc(interaction), _gid(interaction)
+        locale = _loc(interaction)
+        found = await self.moderation.overview(_gid(interaction), self.bot.settings.sizes)
         text = texts.settings_text(
-            await config.load(self.db, guild_id),
-            await config.tiers(self.db, guild_id),
-            await config.exempt_roles(self.db, guild_id),
-            words=await wordlist.count(self.db, guild_id),
-            blocked=len(await config.blocked(self.db, guild_id)),
-            defaults=texts.defaults_text(
-                await presets.load(self.db, guild_id),
-                await self.bot.moderation.defaults_for(guild_id, self.bot.settings.sizes),
-                locale,
-            ),
+            found.server,
+            found.tiers,
+            found.exempt,
+            words=found.words,
+            blocked=found.blocked,
+            defaults=texts.defaults_text(found.saved, found.used, locale),
             locale=locale,
         )
         if saved:
             text = t("admin_saved", locale) + "\n" + text
         await _say(interaction, text)
-
-
-class Quota(commands.Cog):
-    def __init__(self, bot: ImagineBot) -> None:
-        self.bot = bot
-
-    @app_commands.command(description="How many images you have left today, and when more come")
-    @app_commands.guild_only()
-    async def quota(self, interaction: Interaction) -> None:
-        locale = _loc(interaction)
-        report = await self.bot.moderation.report(interaction)
-        if report.limits is None:
-            await _say(interaction, t("quota_exempt", locale))
-            return
-        lines = [
-            texts.standing_text("quota_mine", report.mine, locale),
-            texts.standing_text("quota_server", report.server, locale),
-            t("quota_day", locale, day=texts.day_text(report.settings, locale)),
-        ]
-        if report.limits.max_waiting is not None:
-            lines.append(
-                t("quota_waiting", locale, count=report.waiting, limit=report.limits.max_waiting)
-            )
-        if report.ready_at is not None and report.ready_at > self.bot.moderation.clock():
-            lines.append(t("mod_cooldown", locale, when=relative_time(report.ready_at)))
-        await _say(interaction, "\n".join(lines))
 
 
 async def _say(interaction: Interaction, text: str) -> None:
@@ -448,4 +408,3 @@ def _listed(found: list[str]) -> str:
 
 async def setup(bot: ImagineBot) -> None:
     await bot.add_cog(Admin(bot))
-    await bot.add_cog(Quota(bot))
