@@ -24,7 +24,7 @@ DAY = 86_400.0
 DEFAULT_RETENTION_SECONDS = 7 * DAY  # IMAGINE_RETENTION_DAYS: how long finished jobs are kept
 # Finished jobs one `purge` deletes. SQLite walks every page of a deleted picture, so a
 # transaction's length follows the bytes it deletes: five jobs of a few MB each keep
-# other writers waiting well under a second (python -m bench.purge_bench).
+# other writers waiting well under a second (python -m core.bench.purge).
 PURGE_BATCH = 5
 
 

@@ -1,6 +1,6 @@
 """How fast the job store moves jobs, on SQLite and on Redis, with 1 and 4 workers.
 
-    python -m bench.queue_bench [--stores sqlite,redis] [--workers 1,4] [--rounds 3]
+    python -m core.bench.queue [--stores sqlite,redis] [--workers 1,4] [--rounds 3]
                                 [--members 1]
 
 Worker processes do what the worker loop does with a no-op engine: claim (up to 4
@@ -35,9 +35,8 @@ from pathlib import Path
 
 from core.jobs import EventKind, JobParams, JobResult, NewJob
 from core.store import JobStore, open_store
-from tests.support.redis_server import RedisServer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BURST = 2000
 RATE = 500.0
 PACED_SECONDS = 4.0
@@ -85,7 +84,7 @@ class Workers:
 
     @classmethod
     async def start(cls, url: str, count: int) -> Workers:
-        command = [sys.executable, "-m", "bench.queue_bench", "--worker", url]
+        command = [sys.executable, "-m", "core.bench.queue", "--worker", url]
         pipe, env = asyncio.subprocess.PIPE, {**os.environ, "PYTHONPATH": str(REPO)}
         processes = [
             await asyncio.create_subprocess_exec(
@@ -166,6 +165,10 @@ async def backend(name: str, folder: Path) -> AsyncIterator[str]:
     if name == "sqlite":
         yield f"sqlite:///{folder / 'jobs.db'}"
         return
+    # The tests' throwaway server: Redis runs need a checkout (and redis-server), SQLite
+    # runs do not, so this import waits until Redis is asked for.
+    from tests.support.redis_server import RedisServer
+
     with RedisServer(folder, appendfsync="everysec") as server:
         yield server.url
 

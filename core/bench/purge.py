@@ -1,6 +1,6 @@
 """How long a retention purge holds the SQLite store's write lock, and what it gives back.
 
-    python -m bench.purge_bench [--jobs 200] [--megabytes 2.6] [--batch 5]
+    python -m core.bench.purge [--jobs 200] [--megabytes 2.6] [--batch 5]
 
 Fills a fresh store with `--jobs` finished img2img jobs of about `--megabytes` each
 (random bytes: PNGs do not compress further), moves the clock past the retention and
