@@ -9,7 +9,10 @@ import pytest
 
 HEAVY = ("tensorflow", "keras", "keras_cv")
 IMPORTS = {
-    "bot": "import bot.__main__, bot.client, bot.cogs.imagine, bot.cogs.queue, bot.buttons",
+    "bot": (
+        "import bot.__main__, bot.client, bot.cogs.imagine, bot.cogs.queue, bot.buttons,"
+        " bot.moderation.commands"
+    ),
     "worker": "import worker.__main__, worker.loop, worker.engine",
     "core": "import core.store, core.store.sqlite, core.settings, core.images, core.uploads",
 }
