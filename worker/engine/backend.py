@@ -27,6 +27,11 @@ BACKENDS: Final = ("tensorflow", "jax")
 log = logging.getLogger(__name__)
 
 
+# Where exported JAX programs are kept (worker/engine/exported.py); None keeps them in
+# memory only. Set with the compilation cache, before anything compiles.
+_export_folder: Path | None = None
+
+
 def select_backend(name: str) -> None:
     """Makes Keras load on `name`; a ValueError if Keras already runs on another one."""
     if name not in BACKENDS:
@@ -61,6 +66,8 @@ def use_compilation_cache(folder: Path, backend: str) -> None:
         return
     import jax
 
+    global _export_folder
+    _export_folder = folder / "exported"
     options: dict[str, Any] = {
         "jax_compilation_cache_dir": str(folder),
         # Every program: the small ones (text encoder) compile in well under JAX's
@@ -102,32 +109,47 @@ def compile_function(
     *,
     jit_compile: bool,
     counters: Sequence[Any] = (),
+    cache_key: str = "",
 ) -> Callable[..., Any]:
     """`function` compiled for the running backend. `variables`: every Keras variable it
-    reads; `counters`: those it also assigns. On JAX it is always XLA."""
+    reads; `counters`: those it also assigns. On JAX it is always XLA, and `cache_key`
+    names whatever else of the caller's shapes the traced program (exported.py)."""
     if current() == "tensorflow":
         import tensorflow as tf
 
         return tf.function(function, jit_compile=jit_compile)  # type: ignore[no-any-return]
-    return _jax_function(function, [*variables, *counters], list(counters))
+    return _jax_function(function, [*variables, *counters], list(counters), cache_key)
 
 
 def _jax_function(
-    function: Callable[..., Any], variables: list[Any], counters: list[Any]
+    function: Callable[..., Any], variables: list[Any], counters: list[Any], cache_key: str
 ) -> Callable[..., Any]:
     import jax
     import keras
 
-    def stateless(values: list[Any], args: tuple[Any, ...]) -> tuple[Any, list[Any]]:
-        with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))) as scope:
-            outputs = function(*args)
-            assigned = [scope.get_current_value(counter) for counter in counters]
-        return outputs, assigned
+    from worker.engine import exported
 
-    compiled = jax.jit(stateless)
+    programs: dict[tuple[Any, ...], Callable[..., Any]] = {}  # one per argument signature
+
+    def program(tree: Any, leaves: list[Any]) -> Callable[..., Any]:
+        def flat(*leaves: Any) -> tuple[Any, list[Any]]:
+            values, args = jax.tree_util.tree_unflatten(tree, leaves)
+            mapping = list(zip(variables, values, strict=True))
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                outputs = function(*args)
+                assigned = [scope.get_current_value(counter) for counter in counters]
+            return outputs, assigned
+
+        name = exported.program_name(function, cache_key, tree, leaves)
+        return exported.load_or_export(flat, leaves, name, _export_folder)
 
     def call(*args: Any) -> Any:
-        outputs, assigned = compiled([variable.value for variable in variables], args)
+        values = [variable.value for variable in variables]
+        leaves, tree = jax.tree_util.tree_flatten((values, args))
+        signature = (tree, *((leaf.shape, leaf.dtype) for leaf in leaves))
+        if signature not in programs:
+            programs[signature] = program(tree, leaves)
+        outputs, assigned = programs[signature](*leaves)
         for counter, value in zip(counters, assigned, strict=True):
             counter.assign(value)
         return outputs

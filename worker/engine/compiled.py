@@ -80,7 +80,12 @@ class CompiledModel:
 
         def compiled(function: Any, part: Any, counters: tuple[Any, ...] = ()) -> Any:
             return compile_function(
-                function, part.variables, jit_compile=jit_compile, counters=counters
+                function,
+                part.variables,
+                jit_compile=jit_compile,
+                counters=counters,
+                # The UNet's route choice changes the traced program, not its inputs.
+                cache_key=f"small_conv_pixels={small_conv_pixels}",
             )
 
         self.denoise = compiled(self._denoise, parts.diffusion_model, (self.unet_calls,))
