@@ -21,7 +21,7 @@ from bot.moderation import words as wordlist
 from bot.moderation.audit import NO_PINGS
 from bot.moderation.quotas import relative_time
 from bot.moderation.settings import Reset, Tier
-from bot.options import SAMPLER_CHOICES, option_help
+from bot.options import SAMPLER_CHOICES, model_names, offer_models, option_help
 from core.jobs import SAMPLERS, InvalidRequest
 
 Interaction = discord.Interaction
@@ -43,6 +43,7 @@ class Admin(
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
         self.db = bot.moderation.db
+        offer_models(self.defaults, bot.settings.models)
 
     async def interaction_check(self, interaction: Interaction) -> bool:
         # What we enforce, whatever a server's admins set for the command in Discord:
@@ -147,7 +148,7 @@ class Admin(
 
     @app_commands.command(description="What /imagine uses for options a member leaves out")
     @app_commands.describe(
-        **option_help("count", "steps", "guidance", "size", "sampler", "negative_prompt"),
+        **option_help("count", "steps", "guidance", "size", "sampler", "negative_prompt", "model"),
         reset="Clear every default first: the bot's own apply again",
     )
     @app_commands.choices(sampler=SAMPLER_CHOICES)
@@ -160,17 +161,24 @@ class Admin(
         size: str | None = None,
         sampler: str | None = None,
         negative_prompt: str | None = None,
+        model: str | None = None,
         reset: bool = False,
     ) -> None:
         locale, guild_id = _loc(interaction), _gid(interaction)
         if sampler is not None and sampler not in SAMPLERS:  # Discord offers only the choices
             await _say(interaction, t("bad_options", locale))
             return
+        if model is not None and model not in self.bot.settings.models:
+            offered = model_names(self.bot.settings.models)
+            await _say(interaction, t("bad_model", locale, model=model[:20], offered=offered))
+            return
         sizes = self.bot.settings.sizes
         try:
             if size is not None:  # stored as the bot writes it
                 size = "x".join(map(str, presets.parse_size(str(size), sizes)))
-            wanted = presets.Defaults(count, steps, guidance, size, sampler, negative_prompt)
+            wanted = presets.Defaults(
+                count, steps, guidance, size, sampler, negative_prompt, model=model
+            )
             server = await config.load(self.db, guild_id)
             presets.check(wanted, server, sizes, lambda: self.bot.tokens)
         except InvalidRequest as refused:
@@ -369,7 +377,9 @@ class Admin(
             blocked=len(await config.blocked(self.db, guild_id)),
             defaults=texts.defaults_text(
                 await presets.load(self.db, guild_id),
-                await self.bot.moderation.defaults_for(guild_id, self.bot.settings.sizes),
+                await self.bot.moderation.defaults_for(
+                    guild_id, self.bot.settings.sizes, self.bot.settings.models
+                ),
                 locale,
             ),
             locale=locale,

@@ -23,7 +23,7 @@ from bot.ledger import Delivery
 from bot.moderation import defaults, quotas, settings, words
 from bot.moderation.audit import AuditButton, Auditor
 from bot.moderation.db import ModerationDb
-from core.jobs import InvalidRequest, Job, JobParams, JobState
+from core.jobs import MODELS, InvalidRequest, Job, JobParams, JobState
 from core.store.base import Clock
 
 __all__ = ["AuditButton", "Moderation", "QuotaReport"]
@@ -77,13 +77,18 @@ class Moderation:
         await quotas.reserve(self.db, request, server, limits, self.clock())
 
     async def defaults_for(
-        self, guild_id: int | None, sizes: tuple[defaults.Size, ...]
+        self,
+        guild_id: int | None,
+        sizes: tuple[defaults.Size, ...],
+        models: tuple[str, ...] = MODELS[:1],
     ) -> defaults.Resolved:
-        """/imagine's defaults in this server (outside servers: the bot's own)."""
+        """/imagine's defaults in this server (outside servers: the bot's own), among the
+        sizes and models the bot offers."""
         if guild_id is None:
-            return defaults.resolve(defaults.Defaults(), settings.GuildSettings(), sizes)
+            return defaults.resolve(defaults.Defaults(), settings.GuildSettings(), sizes, models)
         saved = await defaults.load(self.db, guild_id)
-        return defaults.resolve(saved, await settings.load(self.db, guild_id), sizes)
+        server = await settings.load(self.db, guild_id)
+        return defaults.resolve(saved, server, sizes, models)
 
     async def release(self, job_id: str) -> None:
         await quotas.forget(self.db, job_id)
