@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VARIATION_STRENGTH = 0.6  # enough to change the picture, little enough to keep its layout
-PAN_ACTIONS = {f"pan_{side}": side for side in canvas.PAN_SIDES}
+PAN_ACTIONS = {f"pan_{side}": side for side in remix.PAN_SIDES}
 PAN_LABELS = {"left": "⬅️", "right": "➡️", "up": "⬆️", "down": "⬇️"}
 ACTIONS = ("full", "vary", "upscale", "zoom", *PAN_ACTIONS, "reroll", "delete", "cancel")
 MESSAGE_ACTIONS = ("delete", "cancel")  # they act on the message they are clicked on

@@ -15,6 +15,7 @@ Size = tuple[int, int]
 UPSCALE_STRENGTH = 0.35
 ZOOM_FACTOR = 1.5  # zoom out: the picture shrinks to 2/3, a new border is drawn around it
 OUTPAINT_STRENGTH = 1.0  # the new area is drawn from noise; the mask keeps the rest
+PAN_SIDES = ("left", "right", "up", "down")  # as core.canvas.pan_png names them
 
 
 def image_seed(params: JobParams, index: int) -> int:

@@ -11,7 +11,7 @@ from PIL import Image, ImageOps
 
 from core.images import encode_png
 
-PAN_SIDES = ("left", "right", "up", "down")
+_SIDES = ("left", "right", "up", "down")
 
 
 def masked_png(image_png: bytes, mask_png: bytes, size: tuple[int, int]) -> bytes:
@@ -39,8 +39,8 @@ def zoom_out_png(image_png: bytes, factor: float = 1.5) -> bytes:
 def pan_png(image_png: bytes, side: str) -> bytes:
     """The image slid a third of the way away from `side`; the third it uncovers, at
     `side`, is transparent."""
-    if side not in PAN_SIDES:
-        raise ValueError(f"side must be one of {PAN_SIDES}, not {side!r}")
+    if side not in _SIDES:
+        raise ValueError(f"side must be one of {_SIDES}, not {side!r}")
     image = _rgba(image_png)
     dx = _multiple_of_8(image.width / 3) * {"left": 1, "right": -1}.get(side, 0)
     dy = _multiple_of_8(image.height / 3) * {"up": 1, "down": -1}.get(side, 0)

@@ -163,11 +163,13 @@ async def test_pan_queues_a_masked_job_with_a_transparent_strip_on_that_side(
     original = as_if_left(pixels(await image_of(stack, interaction, 0), "RGB"), side)
     third = canvas.shape[1] // 3
     alpha = canvas[..., 3]
-    assert (alpha[:, : third - 8] == 0).all()  # the new third, to be drawn
-    assert (alpha[:, third + 8 :] == 255).all()  # the picture, slid away from the side
+    # The new third is drawn, the picture slid away from the side is kept; the seam
+    # between them may be soft.
+    assert (alpha[:, : third - 16] == 0).all()
+    assert (alpha[:, third + 24 :] == 255).all()
     # What is kept is the picture itself, shifted by about a third.
-    kept = canvas[:, third + 8 :, :3]
+    kept = canvas[:, third + 24 :, :3]
     assert any(
-        np.array_equal(kept, original[:, third + 8 - shift : canvas.shape[1] - shift])
+        np.array_equal(kept, original[:, third + 24 - shift : canvas.shape[1] - shift])
         for shift in range(third - 8, third + 9)
     )
