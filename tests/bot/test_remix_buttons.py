@@ -110,7 +110,7 @@ async def test_upscale_is_refused_when_it_is_off(no_upscale: Stack) -> None:
     assert await refused(no_upscale, upscale) == "Upscaling is turned off on this bot."
 
 
-async def test_upscale_meets_the_servers_quota_like_any_request(stack: Stack) -> None:
+async def test_upscale_zoom_and_pan_meet_the_servers_quota_like_any_request(stack: Stack) -> None:
     interaction, final = await finished(stack)
     guild_id = int(stack.fake.guild.id)
     await settings.update(stack.bot.moderation.db, guild_id, user_daily=1)
@@ -173,3 +173,11 @@ async def test_pan_queues_a_masked_job_with_a_transparent_strip_on_that_side(
         np.array_equal(kept, original[:, third + 24 - shift : canvas.shape[1] - shift])
         for shift in range(third - 8, third + 9)
     )
+
+
+async def test_an_upscale_meets_the_servers_size_cap(stack: Stack) -> None:
+    interaction, final = await finished(stack)
+    guild_id = int(stack.fake.guild.id)
+    await settings.update(stack.bot.moderation.db, guild_id, max_size="256x128")
+    upscale = await click(stack, final, f"img:upscale:{interaction.id}:0")
+    assert await refused(stack, upscale) == "This server allows images up to 256x128."
