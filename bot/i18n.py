@@ -82,6 +82,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "field_size": "Size",
         "field_time": "Time",
         "field_negative": "Negative prompt",
+        "bad_model": "{model} is not a model this bot runs; pick one of {offered}.",
+        "mask_needs_image": "A mask says where to redraw an image: attach the image too.",
+        "mask_too_big": "That mask is larger than {limit} MB.",
+        "mask_too_many_pixels": "That mask has more than {limit} pixels.",
+        "mask_unreadable": "The mask is not a PNG, JPEG or WebP image I can read.",
+        "upscale_off": "Upscaling is turned off on this bot.",
+        "upscale_too_big": (
+            "This bot does not make pictures as large as {size}, so this one cannot be upscaled."
+        ),
+        "size_gone": "This bot no longer makes pictures of {size}, so this one cannot be extended.",
+        "button_zoom_out": "Zoom out",
+        "field_model": "Model",
         # Moderation (bot/moderation; /quota in bot/cogs/queue.py). Refusals stay neutral: a member
         # learns what to do, never which word or rule of the moderators' they touched.
         "mod_blocked": "You can't make images in this server.",

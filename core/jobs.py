@@ -11,6 +11,7 @@ MAX_PROMPT_CHARS = 1000  # far past 77 CLIP tokens; stops absurd inputs before t
 MIN_COUNT, MAX_COUNT = 1, 4
 MIN_STEPS, MAX_STEPS = 1, 100
 MIN_GUIDANCE, MAX_GUIDANCE = 0.0, 30.0
+MIN_STRENGTH, MAX_STRENGTH = 0.05, 1.0  # img2img: how much of the source to redraw
 MAX_SEED = 2**32 - 1
 DEFAULT_STEPS = 25
 DEFAULT_GUIDANCE = 7.5
@@ -83,8 +84,10 @@ class JobParams:
             raise InvalidRequest("bad_size", size=self.size, offered=size_list(sizes))
         if self.sampler not in SAMPLERS:
             raise InvalidRequest("bad_sampler", sampler=self.sampler)
-        if self.strength is not None and not (_is_number(self.strength) and 0 < self.strength <= 1):
-            raise InvalidRequest("bad_range", name="strength", low=0.05, high=1.0)
+        if self.strength is not None and not (
+            _is_number(self.strength) and MIN_STRENGTH <= self.strength <= MAX_STRENGTH
+        ):
+            raise InvalidRequest("bad_range", name="strength", low=MIN_STRENGTH, high=MAX_STRENGTH)
 
 
 def size_list(sizes: tuple[tuple[int, int], ...]) -> str:

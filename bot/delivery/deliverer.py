@@ -69,8 +69,10 @@ class Deliverer:
         clock: Clock = time.monotonic,
         wall: Clock = time.time,
         rng: Callable[[], float] = random.random,
+        upscale_sizes: frozenset[tuple[int, int]] = frozenset(),
     ) -> None:
         self._store, self._ledger = store, ledger
+        self._upscale_sizes = upscale_sizes  # a result offers U buttons for these sizes
         self._retry_seconds = retry_seconds
         self._after_finish, self._after_release = after_finish, after_release
         self._clock, self._wall = clock, wall
@@ -254,7 +256,7 @@ class Deliverer:
             name = f"imagine-{job.id}.{ext}"
             draft = Draft(
                 f"<@{job.user_id}>",
-                result_view(job),
+                result_view(job, self._upscale_sizes),
                 embed=result_embed(job, name),
                 files=((name, data),),
                 mention=job.user_id,

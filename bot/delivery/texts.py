@@ -7,7 +7,7 @@ import math
 import discord
 
 from bot.i18n import t
-from core.jobs import SAMPLER_NAMES, Job, JobState
+from core.jobs import MODEL_NAMES, SAMPLER_NAMES, Job, JobState
 from core.store import JobStore
 
 
@@ -59,6 +59,7 @@ def result_embed(job: Job, filename: str) -> discord.Embed:
         embed.add_field(
             name=t("field_negative", locale), value=p.negative_prompt[:1000], inline=False
         )
+    embed.add_field(name=t("field_model", locale), value=MODEL_NAMES.get(p.model, p.model))
     embed.add_field(name=t("field_seed", locale), value=str(p.seed))
     embed.add_field(
         name=t("field_steps", locale),

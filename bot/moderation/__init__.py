@@ -27,7 +27,7 @@ from bot.moderation import defaults, quotas, reports, settings, words
 from bot.moderation.audit import AuditButton, Auditor
 from bot.moderation.db import ModerationDb
 from core.clip_tokens import ClipTokenCounter
-from core.jobs import InvalidRequest, Job, JobParams, JobState
+from core.jobs import MODELS, InvalidRequest, Job, JobParams, JobState
 from core.store.base import Clock
 
 __all__ = ["AuditButton", "Moderation", "Overview", "QuotaReport"]
@@ -94,13 +94,18 @@ class Moderation:
         await quotas.reserve(self.db, request, server, limits, self.clock())
 
     async def defaults_for(
-        self, guild_id: int | None, sizes: tuple[defaults.Size, ...]
+        self,
+        guild_id: int | None,
+        sizes: tuple[defaults.Size, ...],
+        models: tuple[str, ...] = MODELS[:1],
     ) -> defaults.Resolved:
-        """/imagine's defaults in this server (outside servers: the bot's own)."""
+        """/imagine's defaults in this server (outside servers: the bot's own), among the
+        sizes and models the bot offers."""
         if guild_id is None:
-            return defaults.resolve(defaults.Defaults(), settings.GuildSettings(), sizes)
+            return defaults.resolve(defaults.Defaults(), settings.GuildSettings(), sizes, models)
         saved = await defaults.load(self.db, guild_id)
-        return defaults.resolve(saved, await settings.load(self.db, guild_id), sizes)
+        server = await settings.load(self.db, guild_id)
+        return defaults.resolve(saved, server, sizes, models)
 
     async def release(self, job_id: str) -> None:
         await quotas.forget(self.db, job_id)
@@ -140,13 +145,15 @@ class Moderation:
         """Changes the named fields of GuildSettings; the others stay."""
         await settings.update(self.db, guild_id, **changes)
 
-    async def overview(self, guild_id: int, sizes: tuple[defaults.Size, ...]) -> Overview:
+    async def overview(
+        self, guild_id: int, sizes: tuple[defaults.Size, ...], models: tuple[str, ...]
+    ) -> Overview:
         return Overview(
             await settings.load(self.db, guild_id),
             await settings.tiers(self.db, guild_id),
             await settings.exempt_roles(self.db, guild_id),
             await defaults.load(self.db, guild_id),
-            await self.defaults_for(guild_id, sizes),
+            await self.defaults_for(guild_id, sizes, models),
             words=await words.count(self.db, guild_id),
             blocked=len(await settings.blocked(self.db, guild_id)),
         )

@@ -18,7 +18,7 @@ from bot.moderation import defaults as presets  # not to be confused with the co
 from bot.moderation import words as wordlist
 from bot.moderation.audit import NO_PINGS
 from bot.moderation.settings import Reset, Tier
-from bot.options import SAMPLER_CHOICES, option_help
+from bot.options import SAMPLER_CHOICES, model_names, offer_models, option_help
 from core.jobs import SAMPLERS, InvalidRequest
 
 Interaction = discord.Interaction
@@ -40,6 +40,7 @@ class Admin(
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
         self.moderation = bot.moderation
+        offer_models(self.defaults, bot.settings.models)
 
     async def interaction_check(self, interaction: Interaction) -> bool:
         # What we enforce, whatever a server's admins set for the command in Discord:
@@ -144,7 +145,7 @@ class Admin(
 
     @app_commands.command(description="What /imagine uses for options a member leaves out")
     @app_commands.describe(
-        **option_help("count", "steps", "guidance", "size", "sampler", "negative_prompt"),
+        **option_help("count", "steps", "guidance", "size", "sampler", "negative_prompt", "model"),
         reset="Clear every default first: the bot's own apply again",
     )
     @app_commands.choices(sampler=SAMPLER_CHOICES)
@@ -157,17 +158,24 @@ class Admin(
         size: str | None = None,
         sampler: str | None = None,
         negative_prompt: str | None = None,
+        model: str | None = None,
         reset: bool = False,
     ) -> None:
         locale, guild_id = _loc(interaction), _gid(interaction)
         if sampler is not None and sampler not in SAMPLERS:  # Discord offers only the choices
             await _say(interaction, t("bad_options", locale))
             return
+        if model is not None and model not in self.bot.settings.models:
+            offered = model_names(self.bot.settings.models)
+            await _say(interaction, t("bad_model", locale, model=model[:20], offered=offered))
+            return
         sizes = self.bot.settings.sizes
         try:
             if size is not None:  # stored as the bot writes it
                 size = "x".join(map(str, presets.parse_size(str(size), sizes)))
-            wanted = presets.Defaults(count, steps, guidance, size, sampler, negative_prompt)
+            wanted = presets.Defaults(
+                count, steps, guidance, size, sampler, negative_prompt, model=model
+            )
             saved = await self.moderation.set_defaults(
                 guild_id, wanted, sizes, lambda: self.bot.tokens, reset=reset
             )
@@ -350,7 +358,8 @@ class Admin(
 
     async def _show(self, interaction: Interaction, *, saved: bool = False) -> None:
         locale = _loc(interaction)
-        found = await self.moderation.overview(_gid(interaction), self.bot.settings.sizes)
+        settings = self.bot.settings
+        found = await self.moderation.overview(_gid(interaction), settings.sizes, settings.models)
         text = texts.settings_text(
             found.server,
             found.tiers,

@@ -84,7 +84,8 @@ CREATE TABLE IF NOT EXISTS mod_defaults (
     guidance REAL,
     size TEXT,
     sampler TEXT,
-    negative_prompt TEXT
+    negative_prompt TEXT,
+    model TEXT
 );
 -- Audit posts, recorded before they are sent (kind 'job' or 'refused', body: what the
 -- post shows, as JSON). A sent post keeps its row, emptied, for a while: refused
@@ -111,6 +112,10 @@ CREATE TABLE IF NOT EXISTS mod_audit_unposted (
 """
 
 
+# Columns added after the first release, to tables an older file already has.
+ADDED_COLUMNS = (("mod_defaults", "model", "TEXT"),)
+
+
 class ModerationDb:
     """One connection; an asyncio.Lock keeps two coroutines' transactions apart."""
 
@@ -125,6 +130,10 @@ class ModerationDb:
             # The ledger's tables too: the quotas read its deliveries and usage.
             for statement in filter(str.strip, (LEDGER_SCHEMA + SCHEMA).split(";")):
                 await tx.execute(statement)
+            for table, column, kind in ADDED_COLUMNS:  # our own names: never user text
+                have = {row["name"] for row in await rows(tx, f"PRAGMA table_info({table})")}
+                if column not in have:
+                    await tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         return moderation
 
     async def close(self) -> None:

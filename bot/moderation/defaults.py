@@ -19,6 +19,7 @@ from core.jobs import (
     DEFAULT_GUIDANCE,
     DEFAULT_STEPS,
     MIN_COUNT,
+    MODELS,
     SAMPLERS,
     InvalidRequest,
     JobParams,
@@ -40,6 +41,7 @@ class Defaults:
     size: str | None = None  # "WxH", one of the offered sizes when it was set
     sampler: str | None = None
     negative_prompt: str | None = None
+    model: str | None = None  # one of IMAGINE_MODELS when it was set
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Resolved:
     size: Size
     sampler: str
     negative_prompt: str
+    model: str
 
 
 _FIELDS = [field.name for field in dataclasses.fields(Defaults)]
@@ -127,8 +130,14 @@ def check(
         )
 
 
-def resolve(saved: Defaults, server: GuildSettings, sizes: tuple[Size, ...]) -> Resolved:
-    """The defaults in use: the server's, else the bot's, lowered to the server's caps."""
+def resolve(
+    saved: Defaults,
+    server: GuildSettings,
+    sizes: tuple[Size, ...],
+    models: tuple[str, ...] = MODELS[:1],
+) -> Resolved:
+    """The defaults in use: the server's, else the bot's, lowered to the server's caps.
+    A model the bot no longer runs (IMAGINE_MODELS changed) gives way to its first."""
     size = sizes[0]
     if saved.size is not None and (found := _offered(saved.size, sizes)) is not None:
         size = found
@@ -144,6 +153,7 @@ def resolve(saved: Defaults, server: GuildSettings, sizes: tuple[Size, ...]) -> 
         size=size,
         sampler=saved.sampler if saved.sampler in SAMPLERS else BOT_SAMPLER,
         negative_prompt=given(saved.negative_prompt, ""),
+        model=saved.model if saved.model in models else models[0],
     )
 
 

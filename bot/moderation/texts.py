@@ -10,7 +10,7 @@ from bot.moderation.defaults import Defaults, Resolved
 from bot.moderation.quotas import Standing, relative_time
 from bot.moderation.reports import Usage
 from bot.moderation.settings import GuildSettings, Reset, Tier
-from core.jobs import SAMPLER_NAMES
+from core.jobs import MODEL_NAMES, SAMPLER_NAMES
 
 
 def settings_text(
@@ -59,6 +59,7 @@ def defaults_text(saved: Defaults, used: Resolved, locale: str) -> str:
         ),
         (saved.size, size, t("admin_default_size", locale, size=size)),
         (saved.sampler, used.sampler, SAMPLER_NAMES.get(used.sampler, used.sampler)),
+        (saved.model, used.model, MODEL_NAMES.get(used.model, used.model)),
     ]
     parts = [
         text if value == in_use else text + " " + t("admin_default_lowered", locale, value=value)

@@ -4,6 +4,7 @@ import io
 
 from PIL import Image
 
+from bot.buttons import PAN_ACTIONS
 from tests.fake_discord import EPHEMERAL, FakeInteraction, FakeMessage
 from tests.support.bot_stack import Stack
 
@@ -15,14 +16,42 @@ async def finished(stack: Stack, **options: object) -> tuple[FakeInteraction, Fa
     return interaction, await interaction.wait_original(lambda m: bool(m.attachments), 30)
 
 
-async def test_a_result_has_one_button_per_image_plus_reroll_and_delete(stack: Stack) -> None:
+def rows(message: FakeMessage) -> list[list[str]]:
+    """The custom ids of the message's buttons, row by row."""
+    return [[b["custom_id"] for b in row["components"]] for row in message.data["components"]]
+
+
+async def test_a_result_has_full_size_variation_and_upscale_buttons_per_image(
+    stack: Stack,
+) -> None:
     interaction, final = await finished(stack, count=3)
     job = interaction.id
-    assert final.custom_ids == [
-        *(f"img:full:{job}:{i}" for i in range(3)),
-        *(f"img:vary:{job}:{i}" for i in range(3)),
-        f"img:reroll:{job}",
-        f"img:delete:{job}",
+    assert rows(final) == [
+        [f"img:full:{job}:{i}" for i in range(3)],
+        [f"img:vary:{job}:{i}" for i in range(3)],
+        [f"img:upscale:{job}:{i}" for i in range(3)],  # 128x128 -> 256x256 is made here
+        [f"img:reroll:{job}", f"img:delete:{job}"],
+    ]
+
+
+async def test_a_single_image_also_has_zoom_out_and_pan_within_five_rows(
+    stack: Stack,
+) -> None:
+    interaction, final = await finished(stack, count=1)
+    job = interaction.id
+    assert rows(final) == [
+        [f"img:full:{job}:0"],
+        [f"img:vary:{job}:0"],
+        [f"img:upscale:{job}:0"],
+        [f"img:{action}:{job}" for action in ("zoom", *PAN_ACTIONS)],
+        [f"img:reroll:{job}", f"img:delete:{job}"],
+    ]
+    assert [b["label"] for b in final.data["components"][3]["components"]] == [
+        "Zoom out",
+        "⬅️",
+        "➡️",
+        "⬆️",
+        "⬇️",
     ]
 
 

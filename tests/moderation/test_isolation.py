@@ -128,7 +128,15 @@ async def test_a_quota_in_one_server_does_not_limit_another(world: World) -> Non
 
 GONE = "That job is no longer here."
 ELSEWHERE = "That button does not belong to this message."
-MAKE_OR_SHOW = ("full:{job}:0", "vary:{job}:0", "reroll:{job}")
+MAKE_OR_SHOW = (
+    "full:{job}:0",
+    "vary:{job}:0",
+    "upscale:{job}:0",
+    "zoom:{job}",
+    "pan_left:{job}",
+    "pan_down:{job}",
+    "reroll:{job}",
+)
 
 
 def forge(message: FakeMessage, custom_id: str) -> None:

@@ -75,16 +75,16 @@ async def running_worker(
 
 @contextlib.asynccontextmanager
 async def full_stack(
-    fake: FakeDiscord, tmp_path: Path, preview_seconds: float = 0.0
+    fake: FakeDiscord, tmp_path: Path, preview_seconds: float = 0.0, **settings: object
 ) -> AsyncIterator[Stack]:
     """Previews are off unless asked for: the tests that wait for the result look for
-    the first message with an attachment."""
+    the first message with an attachment. `settings` are the bot's (IMAGINE_...=...)."""
     store = await SqliteJobStore.open(tmp_path / "jobs.db")
     engine = StepEngine(step_seconds=0.01)
     try:
         async with (
             running_worker(store, engine, preview_seconds),
-            running_bot(fake, tmp_path) as bot,
+            running_bot(fake, tmp_path, **settings) as bot,
         ):
             yield Stack(fake, bot, store, engine, tmp_path / "bot.db")
     finally:
