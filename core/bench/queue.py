@@ -25,13 +25,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+
+import redis
 
 from core.jobs import EventKind, JobParams, JobResult, NewJob
 from core.store import JobStore, open_store
@@ -165,12 +170,36 @@ async def backend(name: str, folder: Path) -> AsyncIterator[str]:
     if name == "sqlite":
         yield f"sqlite:///{folder / 'jobs.db'}"
         return
-    # The tests' throwaway server: Redis runs need a checkout (and redis-server), SQLite
-    # runs do not, so this import waits until Redis is asked for.
-    from tests.support.redis_server import RedisServer
+    with redis_server(folder) as url:
+        yield url
 
-    with RedisServer(folder, appendfsync="everysec") as server:
-        yield server.url
+
+@contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    """A throwaway `redis-server` on a free loopback port, its files in `folder`: the bench
+    never touches a Redis that holds anyone's queue."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("The Redis runs need redis-server (apt-get install redis-server).")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", ""]
+    durable = ["--appendonly", "yes", "--appendfsync", "everysec"]  # as a deployment runs
+    server = subprocess.Popen([binary, *options, *durable], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        client = redis.Redis.from_url(url)
+        for _ in range(100):  # up to 5 s for it to listen
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 async def measure(name: str, workers: int) -> tuple[float, float, float]:
