@@ -570,3 +570,21 @@ async def test_workers_say_which_models_they_hold(store: JobStore, clock: FakeCl
     clock.advance(2)  # "both" is no longer seen
     assert await store.models_online() == ("sd14",)
     assert (await store.stats()).workers == 1
+
+
+async def test_servers_keep_their_turns_among_a_worker_s_models(
+    store: JobStore, clock: FakeClock
+) -> None:
+    """Server 2's sd14 job, behind its sd21 job, takes server 2's turn: second, not after
+    server 1's burst."""
+    burst = [new_job(guild=1, user=10) for _ in range(3)]
+    new, old = new_job(guild=2, user=20, model="sd21"), new_job(guild=2, user=20)
+    for job in (*burst, new, old):
+        await store.enqueue(job)
+        clock.advance(1)
+    order = []
+    while claimed := await store.claim("old", models=["sd14"]):
+        order += [job.id for job in claimed]
+    assert order == [burst[0].id, old.id, burst[1].id, burst[2].id]
+    [last] = await store.claim("new", models=["sd21"])
+    assert last.id == new.id
