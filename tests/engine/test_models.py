@@ -36,7 +36,7 @@ def test_warm_up_compiles_every_model(both: KerasEngine, caplog: pytest.LogCaptu
     for name, model in both.models.items():
         assert model.traces["denoise"] == 1, name
         assert model.traces["encode_image"] == 1, name
-        assert any(f"compiled {name} at 128x128" in r.getMessage() for r in caplog.records)
+        assert any(f"128x128 for 1 image(s) of {name} in" in r.getMessage() for r in caplog.records)
 
 
 def test_each_request_is_made_by_its_model(

@@ -130,10 +130,10 @@ class KerasEngine:
         self._warm(now, 0, len(tasks))
         seconds = time.monotonic() - started
         log.info(
-            "Ready for %dx%d (%s) after %.1f s of warm-up",
+            "Ready for %dx%d after %.1f s of warm-up (%s)",
             *first,
-            ", ".join(self.models),
             seconds,
+            ", ".join(self.models),
         )
         if later and background:
             self.warming = threading.Thread(
@@ -167,13 +167,13 @@ class KerasEngine:
                     model.encode_image(ops.zeros((1, height, width, 3)))
             what = f"{bucket} image(s)" if bucket else "the image encoder"
             log.info(
-                "Warm-up %d/%d: compiled %s at %dx%d for %s in %.1f s",
+                "Warm-up %d/%d: compiled %dx%d for %s of %s in %.1f s",
                 number,
                 total,
-                name,
                 width,
                 height,
                 what,
+                name,
                 time.monotonic() - began,
             )
 
