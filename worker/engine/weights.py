@@ -120,8 +120,9 @@ def downloaded_weights(
     files, so building the models later reads them without hashing gigabytes again."""
     if weights != "download":
         return weights
-    for model in models:
-        weight_paths(weights, cache_dir, mirror, model)
+    instead = weights_instead(models)
+    for file in model_files(models):  # the shared VAE files once
+        fetch(file, cache_dir, mirror, instead)
     return str(cache_dir / CACHE_SUBDIR)
 
 
