@@ -37,7 +37,9 @@ def fetch_files(settings: WorkerSettings) -> tuple[Path, str]:
     on a first run), so /imagine is taken meanwhile."""
     vocab = resolve_vocab(settings.vocab, settings.cache_dir, settings.download_mirror)
     asyncio.run(vocab_share.share_at_start(settings))
-    weights = downloaded_weights(settings.weights, settings.cache_dir, settings.download_mirror)
+    weights = downloaded_weights(
+        settings.weights, settings.cache_dir, settings.download_mirror, models=settings.models
+    )
     return vocab, weights
 
 
@@ -53,10 +55,15 @@ def build(settings: WorkerSettings, vocab: Path, weights: str) -> EngineLike:
             precision=settings.precision,
             max_batch=settings.max_batch_images,
             backend=settings.backend,
+            models=settings.models,
         )
     except ValueError as error:
         sys.exit(f"Configuration error: {error}")
-    log.info("Compiling for sizes %s", ", ".join(f"{w}x{h}" for w, h in settings.sizes))
+    log.info(
+        "Compiling %s for sizes %s",
+        ", ".join(settings.models),
+        ", ".join(f"{w}x{h}" for w, h in settings.sizes),
+    )
     seconds = engine.warm_up()
     log.info("Warm-up took %.1f s; ready", seconds)
     return engine
@@ -91,6 +98,7 @@ async def serve(settings: WorkerSettings, engine: EngineLike) -> None:
         lease_seconds=settings.lease_seconds,
         heartbeat_file=settings.heartbeat_file,
         preview_seconds=settings.preview_seconds,
+        models=settings.models,
     )
     try:
         await worker.run(stop)
@@ -136,7 +144,8 @@ def main(argv: list[str]) -> int:
     setup_logging(settings.log_level)
     serve_metrics(settings)  # up during the download and warm-up too
     log.info(
-        "Starting: sizes %s, at most %d image(s) per batch, weights %s",
+        "Starting: models %s, sizes %s, at most %d image(s) per batch, weights %s",
+        ", ".join(settings.models),
         ", ".join(f"{w}x{h}" for w, h in settings.sizes),
         settings.max_batch_images,
         settings.weights,

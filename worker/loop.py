@@ -90,8 +90,11 @@ class Worker:
         lease_seconds: float,
         heartbeat_file: Path | None = None,
         preview_seconds: float = 0.0,
+        models: Sequence[str] | None = None,
     ) -> None:
         self._store = store
+        # The models the engine holds: only their jobs are claimed (None: any job).
+        self._models = None if models is None else tuple(models)
         self._preview_seconds = preview_seconds  # 0: no previews
         self._engine = engine
         self.worker_id = worker_id
@@ -102,11 +105,15 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serves jobs until `stop` is set; the batch in hand is finished or given back."""
-        log.info("Worker %s is taking jobs", self.worker_id)
+        held = "any model" if self._models is None else ", ".join(self._models)
+        log.info("Worker %s is taking jobs for %s", self.worker_id, held)
         while not stop.is_set():
             await self._beat()
             jobs = await self._store.claim(
-                self.worker_id, max_images=self._max_images, lease_seconds=self._lease_seconds
+                self.worker_id,
+                max_images=self._max_images,
+                lease_seconds=self._lease_seconds,
+                models=self._models,
             )
             if jobs:
                 await self.run_batch(jobs, stop)
@@ -220,7 +227,7 @@ class Worker:
             self._heartbeat_file.touch()
         if time.monotonic() - self._last_seen >= SEEN_EVERY_SECONDS:
             self._last_seen = time.monotonic()
-            await self._store.worker_seen(self.worker_id)
+            await self._store.worker_seen(self.worker_id, models=self._models or ())
 
 
 def to_request(job: Job, source: npt.NDArray[np.uint8] | None = None) -> GenerationRequest:
@@ -237,6 +244,7 @@ def to_request(job: Job, source: npt.NDArray[np.uint8] | None = None) -> Generat
         p.sampler,
         init_image=source,
         strength=1.0 if p.strength is None else p.strength,
+        model=p.model,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -67,9 +67,12 @@ class JobStore(Protocol):
         *,
         max_images: int = 1,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        models: Sequence[str] | None = None,
     ) -> list[Job]:
-        """Leases the next job, plus compatible ones (same size, steps, sampler) up to
-        `max_images` images in all. Expired leases are requeued first."""
+        """Leases the next job, plus compatible ones (same model, size, steps, sampler) up
+        to `max_images` images in all. Expired leases are requeued first. With `models`,
+        only jobs of those models (the worker's): others stay queued for a worker that
+        holds theirs, and do not hold up the ones behind them."""
         ...
 
     async def heartbeat(
@@ -153,8 +156,13 @@ class JobStore(Protocol):
         """A guild's (or one member's) jobs in these states, newest first."""
         ...
 
-    async def worker_seen(self, worker_id: str) -> None:
-        """A worker says it is alive (for the count of workers online)."""
+    async def worker_seen(self, worker_id: str, models: Sequence[str] = ()) -> None:
+        """A worker says it is alive (for the count of workers online), and which models
+        it holds."""
+        ...
+
+    async def models_online(self) -> tuple[str, ...]:
+        """The models held by the workers seen in the last WORKER_TIMEOUT_SECONDS, sorted."""
         ...
 
     async def head(self) -> int:

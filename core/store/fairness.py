@@ -12,6 +12,10 @@ turn order; a server's own jobs come in rounds of its members the same way. Queu
 positions and the work ahead of a job (what the bot's ETA is computed from) both count
 the jobs this order serves before it: `jobs_ahead` says which, as the number taken from
 the front of each member's queue.
+
+A worker that holds only some models (docs/design.md, "Claims by model") runs the same
+pick among its models' jobs: a member's jobs of other models are passed over, not
+waited behind. Positions count every model's jobs alike.
 """
 
 from __future__ import annotations

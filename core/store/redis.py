@@ -20,7 +20,7 @@ import json
 import logging
 import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any, cast
 
@@ -154,7 +154,8 @@ class RedisJobStore:
         params = job.params
         sizes = (str(params.count), str(params.steps))
         source = job.source_png or b""
-        record = await self._run("enqueue", job.id, batch_key(params), *sizes, source, *pairs)
+        key, model = batch_key(params), params.model
+        record = await self._run("enqueue", job.id, key, *sizes, source, model, *pairs)
         return _to_job(record)
 
     async def claim(
@@ -163,9 +164,11 @@ class RedisJobStore:
         *,
         max_images: int = 1,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        models: Sequence[str] | None = None,
     ) -> list[Job]:
         lease = repr(lease_seconds)
-        records = await self._run("claim", worker_id, str(max_images), lease, GAVE_UP)
+        only = ("0",) if models is None else ("1", *models)
+        records = await self._run("claim", worker_id, str(max_images), lease, GAVE_UP, *only)
         return [_to_job(record) for record in records]
 
     async def heartbeat(
@@ -259,8 +262,12 @@ class RedisJobStore:
         records = await self._run("jobs", str(guild_id), user, str(limit), *states)
         return [_to_job(record) for record in records]
 
-    async def worker_seen(self, worker_id: str) -> None:
-        await self._run("worker_seen", worker_id)
+    async def worker_seen(self, worker_id: str, models: Sequence[str] = ()) -> None:
+        await self._run("worker_seen", worker_id, ",".join(models))
+
+    async def models_online(self) -> tuple[str, ...]:
+        held = await self._run("models_online", repr(WORKER_TIMEOUT_SECONDS))
+        return tuple(sorted({m for models in held for m in models.decode().split(",") if m}))
 
     async def counts(self) -> dict[JobState, int]:
         """Jobs by state, for metrics: the finished ones are counted since the start, as

@@ -20,8 +20,9 @@ Keys, under the prefix:
   every finishing job, two at a time) deletes the keys of those past the retention by
   the store's clock, so an injected clock purges as the server's TTLs would.
 - `asset:<name>`: named blobs shared between processes (CLIP's vocabulary); no TTL.
-- `queue`: a sorted set of every queued job, oldest first; `queue:u:<guild>:<user>` and
-  `queue:u:<guild>:<user>:<batch key>` the same for one member (and one batch). Scores
+- `queue`: a sorted set of every queued job, oldest first; `queue:u:<guild>:<user>`,
+  `queue:u:<guild>:<user>:<batch key>` and `queue:u:<guild>:<user>:m:<model>` the same
+  for one member (and one batch, or one model: a worker claims only its models'). Scores
   are the times jobs were queued; members are `<enqueue number>:<images>:<steps>:<id>`
   (the number 12 digits wide), so jobs queued at the same instant keep their enqueue
   order and a scan needs no other lookup.
@@ -31,7 +32,10 @@ Keys, under the prefix:
 - `leases`: a sorted set of the running jobs' ids scored by lease expiry.
 - `jobs:<guild>` and `jobs:<guild>:<user>`: every job by creation time, for listings.
 - `events`: a stream with ids `0-<seq>`, pruned by age as new events arrive.
-- `workers`: a sorted set of worker ids by when each was last seen.
+- `workers`: a sorted set of worker ids by when each was last seen; `worker:models`: a
+  hash of the models each holds (comma-separated).
+- `models:indexed`: set once every queued job is in its model's queue (jobs queued
+  before there were models are added by the first claim that finds it missing).
 - `speeds`: GPU seconds per image-step of the latest finished jobs.
 - `finished`: a hash counting the jobs that ever finished, by state (for metrics).
 """
@@ -122,12 +126,18 @@ end
 
 local function member_queue(guild, user) return QUEUE .. ':u:' .. guild .. ':' .. user end
 
--- The job's queue member and the sorted sets it is queued in.
+local function model_queue(guild, user, model)
+  return member_queue(guild, user) .. ':m:' .. model
+end
+
+-- The job's queue member and the sorted sets it is queued in. A job without a model
+-- was queued before there were models: Stable Diffusion 1.4's.
 local function queues(id)
-  local member, guild, user, key =
-    unpack(redis.call('HMGET', jkey(id), 'member', 'guild_id', 'user_id', 'batch_key'))
+  local member, guild, user, key, model = unpack(redis.call('HMGET', jkey(id),
+    'member', 'guild_id', 'user_id', 'batch_key', 'model'))
   local mine = member_queue(guild, user)
-  return member, guild, user, {QUEUE, mine, mine .. ':' .. key}
+  return member, guild, user, {QUEUE, mine, mine .. ':' .. key,
+    model_queue(guild, user, model or 'sd14')}
 end
 
 local function queue_add(id, score)
@@ -204,16 +214,17 @@ end
 """
 
 ENQUEUE = r"""
-local id, key, images, steps, source = A[1], A[2], A[3], A[4], A[5]
+local id, key, images, steps, source, model = A[1], A[2], A[3], A[4], A[5], A[6]
 local k = jkey(id)
 if redis.call('EXISTS', k) == 0 then
   local number = redis.call('INCR', P .. 'enqueued')
   local member = string.format('%012d:%d:%d:%s', number, images, steps, id)
   local entry = redis.call('XADD', JOBS, '*', 'job', id)
   if source ~= '' then redis.call('SET', P .. 'source:' .. id, source) end
-  redis.call('HSET', k, unpack(A, 6))
+  redis.call('HSET', k, unpack(A, 7))
   redis.call('HSET', k, 'state', 'queued', 'created_at', NOW, 'queued_at', NOW,
-    'member', member, 'entry', entry, 'batch_key', key, 'images', images, 'steps', steps,
+    'member', member, 'entry', entry, 'batch_key', key, 'model', model,
+    'images', images, 'steps', steps,
     'step', '0', 'total_steps', '0', 'gpu_seconds', '0', 'cancel_requested', '0')
   queue_add(id, NOW)
   local guild, user = unpack(redis.call('HMGET', k, 'guild_id', 'user_id'))
@@ -229,6 +240,22 @@ return job(id)
 
 CLAIM = r"""
 local worker, max_images, lease_expires, gave_up = A[1], tonumber(A[2]), later(A[3]), A[4]
+-- A[5] == '1': only jobs of the models A[6], A[7], ... (the worker's); '0': any job.
+local models = nil
+if A[5] == '1' then models = {unpack(A, 6)} end
+
+-- Jobs queued before there were models join their model's queue, once.
+if redis.call('EXISTS', P .. 'models:indexed') == 0 then
+  local queued = redis.call('ZRANGE', QUEUE, 0, -1, 'WITHSCORES')
+  for i = 1, #queued, 2 do
+    local id = id_of(queued[i])
+    local guild, user, model =
+      unpack(redis.call('HMGET', jkey(id), 'guild_id', 'user_id', 'model'))
+    if not model then redis.call('HSET', jkey(id), 'model', 'sd14') end
+    redis.call('ZADD', model_queue(guild, user, model or 'sd14'), queued[i + 1], queued[i])
+  end
+  redis.call('SET', P .. 'models:indexed', '1')
+end
 
 -- Leases that ran out: the job is canceled if that was asked, failed once its attempts
 -- are used up, else queued again at the back.
@@ -254,14 +281,30 @@ local function before(a, b)
 end
 
 -- A member's oldest queued job (of batch `key` with at most `left` images, if given).
-local function oldest(guild, user, key, left)
-  local set = member_queue(guild, user) .. (key and (':' .. key) or '')
+local function oldest_in(set, left)
   local found = redis.call('ZRANGE', set, 0, left and 63 or 0, 'WITHSCORES')
   for i = 1, #found, 2 do
     local order, images = parts(found[i])
     if not left or images <= left then return found[i], tonumber(found[i + 1]), order end
   end
   return nil
+end
+
+-- A member's oldest queued job: of batch `key` with at most `left` images if given (a
+-- batch is one model's), else of the worker's `models` if it named them, else any.
+local function oldest(guild, user, key, left)
+  if key or not models then
+    return oldest_in(member_queue(guild, user) .. (key and (':' .. key) or ''), left)
+  end
+  local best, best_score, best_order
+  for _, model in ipairs(models) do
+    local member, score, order = oldest_in(model_queue(guild, user, model), nil)
+    if member and (not best or score < best_score
+        or (score == best_score and order < best_order)) then
+      best, best_score, best_order = member, score, order
+    end
+  end
+  return best, best_score, best_order
 end
 
 -- Fair turns (core/store/fairness.py): the server served longest ago, its member served
@@ -311,6 +354,7 @@ local function start(member)
   return job(id)
 end
 
+if models and #models == 0 then return {} end  -- a worker that holds no model
 local first = pick(nil, nil)
 if not first then return {} end
 local key = redis.call('HGET', jkey(id_of(first)), 'batch_key')
@@ -512,9 +556,25 @@ return 1
 """
 
 WORKER_SEEN = r"""
-redis.call('ZADD', P .. 'workers', NOW, A[1])
-redis.call('ZREMRANGEBYSCORE', P .. 'workers', '-inf', '(' .. later(-tonumber(RETENTION)))
+local workers, held = P .. 'workers', P .. 'worker:models'
+redis.call('ZADD', workers, NOW, A[1])
+redis.call('HSET', held, A[1], A[2])
+local gone = redis.call('ZRANGEBYSCORE', workers, '-inf', '(' .. later(-tonumber(RETENTION)))
+for _, worker in ipairs(gone) do
+  redis.call('ZREM', workers, worker)
+  redis.call('HDEL', held, worker)
+end
 return 1
+"""
+
+# The models of the workers seen since A[1] seconds ago, one string per worker.
+MODELS_ONLINE = r"""
+local since = '(' .. later(-tonumber(A[1]))
+local found = {}
+for _, worker in ipairs(redis.call('ZRANGEBYSCORE', P .. 'workers', since, '+inf')) do
+  table.insert(found, redis.call('HGET', P .. 'worker:models', worker) or '')
+end
+return found
 """
 
 SCRIPTS = {
@@ -532,6 +592,7 @@ SCRIPTS = {
     "stats": STATS,
     "jobs": JOBS_OF,
     "worker_seen": WORKER_SEEN,
+    "models_online": MODELS_ONLINE,
     "purge": PURGE,
     "purge_images": PURGE_IMAGES,
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -43,8 +43,9 @@ FINISHED = tuple(state.value for state in JobState if state.finished)
 
 def batch_key(params: JobParams) -> str:
     """Jobs with the same key can share one batch on the GPU (img2img rows included: each
-    row starts from its own noise level)."""
-    return f"{params.width}x{params.height}:{params.steps}:{params.sampler}"
+    row starts from its own noise level): one model, size, step count and sampler. The
+    model comes first, so a key names its model."""
+    return f"{params.model}:{params.width}x{params.height}:{params.steps}:{params.sampler}"
 
 
 class SqliteJobStore:
@@ -111,8 +112,8 @@ class SqliteJobStore:
         async with self._transaction() as db:
             cursor = await db.execute(
                 "INSERT OR IGNORE INTO jobs (id, guild_id, channel_id, user_id, locale, params,"
-                " batch_key, images, state, max_attempts, created_at, queued_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " batch_key, images, state, max_attempts, created_at, queued_at, model)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.id,
                     job.guild_id,
@@ -126,6 +127,7 @@ class SqliteJobStore:
                     job.max_attempts,
                     now,
                     now,
+                    job.params.model,
                 ),
             )
             if cursor.rowcount:
@@ -144,11 +146,12 @@ class SqliteJobStore:
         *,
         max_images: int = 1,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        models: Sequence[str] | None = None,
     ) -> list[Job]:
         now = self._clock()
         async with self._transaction() as db:
             await self._expire_leases(db, now)
-            ids = await sqlite_fair.claim_order(db, max_images)
+            ids = await sqlite_fair.claim_order(db, max_images, models)
             if not ids:
                 return []
             # Few statements: the write lock is held, other processes wait meanwhile.
@@ -382,17 +385,26 @@ class SqliteJobStore:
         )
         return [_to_job(row) for row in rows]
 
-    async def worker_seen(self, worker_id: str) -> None:
+    async def worker_seen(self, worker_id: str, models: Sequence[str] = ()) -> None:
         now = self._clock()
         async with self._transaction() as db:
             await db.execute(
-                "INSERT INTO workers (id, seen_at) VALUES (?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
-                (worker_id, now),
+                "INSERT INTO workers (id, seen_at, models) VALUES (?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at,"
+                " models = excluded.models",
+                (worker_id, now, ",".join(models)),
             )
             await db.execute(
                 "DELETE FROM workers WHERE seen_at < ?", (now - EVENT_RETENTION_SECONDS,)
             )
+
+    async def models_online(self) -> tuple[str, ...]:
+        rows = await _all(
+            self._db,
+            "SELECT models FROM workers WHERE seen_at > ?",
+            (self._clock() - WORKER_TIMEOUT_SECONDS,),
+        )
+        return tuple(sorted({model for row in rows for model in row[0].split(",") if model}))
 
     async def head(self) -> int:
         row = await _one(self._db, "SELECT COALESCE(MAX(seq), 0) FROM events")

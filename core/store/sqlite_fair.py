@@ -13,7 +13,7 @@ depth of the queue.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import aiosqlite
 
@@ -96,13 +96,24 @@ async def _next(
     return await _first(db, _NEXT.format(heads=heads), (*turn_args, QUEUED, *args))
 
 
-async def claim_order(db: aiosqlite.Connection, max_images: int) -> list[str]:
+async def claim_order(
+    db: aiosqlite.Connection, max_images: int, models: Sequence[str] | None = None
+) -> list[str]:
     """The jobs the next claim takes, in order: a fair pick, then fair picks among the
     jobs that share its batch while their images fit. Marks each one's server and member
-    as served. Call inside the claim's write transaction."""
+    as served. Call inside the claim's write transaction.
+
+    `models`: only jobs of these models (None: any). A member's jobs of other models are
+    passed over, not waited behind: the pick sees each member's oldest job among these."""
     guilds: dict[int, int] = {}  # turns taken by this claim, written at the end
     users: dict[Member, int] = {}
-    first = await _next(db, guilds, users)
+    if models is None:
+        first = await _next(db, guilds, users)
+    elif models:
+        where = f" AND q.model IN ({', '.join('?' for _ in models)})"
+        first = await _next(db, guilds, users, where, models)
+    else:
+        return []  # a worker that holds no model takes nothing
     if first is None:
         return []
     row = await _first(db, "SELECT COALESCE(MAX(seq), 0) FROM served_users")

@@ -133,6 +133,15 @@ MIGRATIONS: tuple[str, ...] = (
         data BLOB NOT NULL
     );
     """,
+    # 6: models. A worker claims only the jobs of the models it holds (`model`), and a
+    # batch is one model's (the batch key starts with it); workers say what they hold.
+    # Jobs from before had no model: Stable Diffusion 1.4, the one model there was.
+    """
+    ALTER TABLE jobs ADD COLUMN model TEXT NOT NULL DEFAULT 'sd14';
+    UPDATE jobs SET model = COALESCE(json_extract(params, '$.model'), 'sd14'),
+        batch_key = COALESCE(json_extract(params, '$.model'), 'sd14') || ':' || batch_key;
+    ALTER TABLE workers ADD COLUMN models TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 

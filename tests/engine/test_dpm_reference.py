@@ -86,8 +86,8 @@ def vp_alpha(sigma: float) -> float:
 @pytest.fixture(scope="module")
 def contexts(engine: KerasEngine) -> npt.NDArray[np.float32]:
     """(4, 77, 768): both rows' unconditional contexts, then their prompts'."""
-    blank = np.asarray(engine._prompts.context(""))
-    prompts = [np.asarray(engine._prompts.context(prompt)) for prompt in PROMPTS]
+    blank = np.asarray(engine._prompts["sd14"].context(""))
+    prompts = [np.asarray(engine._prompts["sd14"].context(prompt)) for prompt in PROMPTS]
     return np.concatenate([blank, blank, *prompts]).astype(np.float32)
 
 

@@ -90,7 +90,7 @@ def test_too_long_prompt_is_refused_with_its_token_count(engine: KerasEngine) ->
 
 
 def test_requests_that_cannot_share_a_call_are_refused(engine: KerasEngine) -> None:
-    with pytest.raises(ValueError, match="share width, height, steps and sampler"):
+    with pytest.raises(ValueError, match="share model, width, height, steps and sampler"):
         engine.generate([request(), request(steps=STEPS + 1)])
     with pytest.raises(ValueError, match="not one this worker compiled"):
         engine.generate([request(width=256)])

@@ -1,6 +1,7 @@
-"""Our DDIM equals KerasCV's own ``StableDiffusion.generate_image`` for the same parts,
-text, noise, steps and guidance (CPU, float32): the latents before decoding within a
-relative tolerance, and the decoded pixels within one uint8 level.
+"""Our DDIM equals KerasCV's own ``generate_image`` for the same parts, text, noise, steps
+and guidance (CPU, float32): the latents before decoding within a relative tolerance, and
+the decoded pixels within one uint8 level. For each model: Stable Diffusion 1.4 against
+``StableDiffusion``, 2.1 against ``StableDiffusionV2``.
 
 The latent comparison is the sharp one: a 1 % error in an update weight can stay within
 one uint8 level of pixels, and the perturbation test checks that it fails the latents.
@@ -8,7 +9,7 @@ one uint8 level of pixels, and the perturbation test checks that it fails the la
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from tests.engine.conftest import SIZE
+from tests.engine.conftest import SIZE, recording_decodes
 from tests.engine.helpers import max_diff, relative_error, request, scaled_column
 from worker.engine import GenerationRequest
 from worker.engine import engine as engine_module
@@ -51,19 +52,41 @@ class StockRun:
     pixels: npt.NDArray[np.uint8]
 
 
+# Our model name -> KerasCV's pipeline class.
+PIPELINES = {"sd14": "StableDiffusion", "sd21": "StableDiffusionV2"}
+
+
+@pytest.fixture(scope="module", params=list(PIPELINES))
+def subject(request: pytest.FixtureRequest) -> KerasEngine:
+    """The session's engine of each model in turn (sd14 first: built once, kept)."""
+    engine: KerasEngine = request.getfixturevalue(
+        "engine" if request.param == "sd14" else f"{request.param}_engine"
+    )
+    assert list(engine.models) == [request.param]
+    return engine
+
+
+@pytest.fixture
+def decoded(subject: KerasEngine) -> Iterator[list[npt.NDArray[np.float32]]]:
+    with recording_decodes(subject) as seen:
+        yield seen
+
+
 @pytest.fixture(scope="module")
-def stock(engine: KerasEngine) -> Any:
+def stock(subject: KerasEngine) -> Any:
     """KerasCV's pipeline holding the engine's parts: no second UNet, no download."""
-    model = stable_diffusion().StableDiffusion(*SIZE, jit_compile=False)
-    parts = engine.model.parts
+    [name] = subject.models
+    model = getattr(stable_diffusion(), PIPELINES[name])(*SIZE, jit_compile=False)
+    parts = subject.model.parts
     model._text_encoder = parts.text_encoder
     model._diffusion_model = parts.diffusion_model
     model._tokenizer = parts.tokenizer
     return model
 
 
-def job(negative_prompt: str) -> GenerationRequest:
+def job(negative_prompt: str, model: str) -> GenerationRequest:
     return request(
+        model=model,
         prompt="an astronaut riding a horse",
         negative_prompt=negative_prompt,
         count=2,
@@ -75,13 +98,14 @@ def job(negative_prompt: str) -> GenerationRequest:
 
 
 @pytest.fixture(scope="module")
-def stock_runs(engine: KerasEngine, stock: Any) -> dict[str, StockRun]:
+def stock_runs(subject: KerasEngine, stock: Any) -> dict[str, StockRun]:
     """KerasCV's latents and pixels for both negative prompts, computed once."""
+    [name] = subject.models
     runs = {}
     for negative_prompt in ("", "blurry, low quality"):
-        wanted = job(negative_prompt)
+        wanted = job(negative_prompt, name)
         shape = latent_shape(wanted.width, wanted.height)
-        stock._decoder = RecordingDecoder(engine.model.parts.decoder)
+        stock._decoder = RecordingDecoder(subject.model.parts.decoder)
         pixels = stock.generate_image(
             stock.encode_text(wanted.prompt),
             negative_prompt=negative_prompt or None,  # None = KerasCV's unconditional context
@@ -99,20 +123,21 @@ def ours(
     engine: KerasEngine, decoded: list[npt.NDArray[np.float32]], negative_prompt: str
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]:
     decoded.clear()
-    pixels = engine.generate([job(negative_prompt)])[0]
+    [model] = engine.models
+    pixels = engine.generate([job(negative_prompt, model)])[0]
     [latents] = decoded
     return latents[: pixels.shape[0]], pixels
 
 
 @pytest.mark.parametrize("negative_prompt", ["", "blurry, low quality"])
 def test_ddim_latents_and_pixels_match_keras_cv(
-    engine: KerasEngine,
+    subject: KerasEngine,
     stock_runs: dict[str, StockRun],
     decoded: list[npt.NDArray[np.float32]],
     negative_prompt: str,
 ) -> None:
     expected = stock_runs[negative_prompt]
-    latents, pixels = ours(engine, decoded, negative_prompt)
+    latents, pixels = ours(subject, decoded, negative_prompt)
     assert latents.shape == expected.latents.shape
     assert relative_error(latents, expected.latents) <= LATENT_TOLERANCE
     assert pixels.shape == expected.pixels.shape
@@ -121,7 +146,7 @@ def test_ddim_latents_and_pixels_match_keras_cv(
 
 @pytest.mark.parametrize("column", ["a", "b1"])
 def test_a_one_percent_error_in_an_update_weight_fails_the_latent_comparison(
-    engine: KerasEngine,
+    subject: KerasEngine,
     stock_runs: dict[str, StockRun],
     decoded: list[npt.NDArray[np.float32]],
     monkeypatch: pytest.MonkeyPatch,
@@ -132,5 +157,5 @@ def test_a_one_percent_error_in_an_update_weight_fails_the_latent_comparison(
     monkeypatch.setattr(
         engine_module, "step_table", lambda *args: scaled_column(exact(*args), column, 1.01)
     )
-    latents, _ = ours(engine, decoded, "")
+    latents, _ = ours(subject, decoded, "")
     assert relative_error(latents, stock_runs[""].latents) > LATENT_TOLERANCE

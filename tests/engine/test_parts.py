@@ -15,9 +15,11 @@ from worker.engine import build_engine
 from worker.engine.kerascv import stable_diffusion
 from worker.engine.weights import (
     CACHE_SUBDIR,
+    MODEL_FILES,
     WEIGHT_FILES,
     RemoteFile,
     fetch,
+    model_files,
     weight_paths,
 )
 
@@ -29,7 +31,7 @@ def keras_cv_sources() -> str:
 
 def test_weight_files_are_keras_cv_s_own() -> None:
     sources = keras_cv_sources()
-    for file in [*WEIGHT_FILES.values(), VOCAB_FILE]:
+    for file in [*model_files(list(MODEL_FILES)), VOCAB_FILE]:
         assert file.origin in sources
         assert re.search(rf'file_hash="{file.sha256}"', sources), file.name
 
@@ -57,6 +59,21 @@ def test_a_missing_weight_file_is_named(tmp_path: Path) -> None:
         weight_paths(str(tmp_path), tmp_path)
 
 
+def test_sd21_shares_the_vae_files_and_names_its_own(tmp_path: Path) -> None:
+    for file in WEIGHT_FILES.values():
+        (tmp_path / file.name).write_bytes(b"")
+    with pytest.raises(ValueError, match=r"has no text_encoder_v2_1\.h5 \(the SD 2\.1 text enc"):
+        weight_paths(str(tmp_path), tmp_path, model="sd21")
+    for name in ("text_encoder_v2_1.h5", "diffusion_model_v2_1.h5"):
+        (tmp_path / name).write_bytes(b"")
+    paths = weight_paths(str(tmp_path), tmp_path, model="sd21")
+    assert paths is not None
+    assert paths["decoder"] == tmp_path / "kcv_decoder.h5"
+    assert paths["image_encoder"] == tmp_path / "vae_encoder.h5"
+    assert paths["diffusion_model"] == tmp_path / "diffusion_model_v2_1.h5"
+    assert len(model_files(["sd14", "sd21"])) == 6  # the VAE's two files once
+
+
 def test_a_missing_vocab_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"vocabulary file .* does not exist"):
         build_engine(
@@ -68,6 +85,23 @@ def test_a_missing_vocab_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_sizes_must_be_multiples_of_64(tmp_path: Path, size: tuple[int, int]) -> None:
     with pytest.raises(ValueError, match="multiples of 64"):
         build_engine("random", sizes=[size], vocab=None, cache_dir=tmp_path, backend=BACKEND)
+
+
+@pytest.mark.parametrize(
+    ("models", "message"),
+    [
+        ((), "Configure at least one model"),
+        (("sd14", "sd3"), "Unknown model 'sd3'; choose from sd14, sd21"),
+        (("sd21", "sd21"), "listed twice"),
+    ],
+)
+def test_build_engine_refuses_bad_model_lists_before_building(
+    tmp_path: Path, models: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        build_engine(
+            "random", sizes=[SIZE], vocab=None, cache_dir=tmp_path, backend=BACKEND, models=models
+        )
 
 
 def served_file(tmp_path: Path, content: bytes, sha256: str | None = None) -> RemoteFile:

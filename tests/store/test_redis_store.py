@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from core.jobs import EventKind, JobResult, JobState
+from core.jobs import MODELS, EventKind, JobResult, JobState
 from core.settings import WorkerSettings
 from core.store import JobStore, open_store
 from core.store.base import DEFAULT_RETENTION_SECONDS
@@ -27,6 +27,7 @@ from tests.support.jobs import new_job
 from tests.support.redis_server import RedisServer, make_certificates
 
 RESULT = JobResult(b"grid", (b"one", b"two"), 2.0)
+MODELS_LIST = list(MODELS)
 
 
 @pytest.fixture
@@ -283,11 +284,16 @@ async def both(
     await sqlite.close()
 
 
-async def serve_once(stores: tuple[JobStore, JobStore], rng: random.Random) -> list[str]:
-    """One claim on each store (the same jobs, or the test fails), then each claimed job
-    completed, failed for a retry, or given back, on both."""
+async def serve_once(
+    stores: tuple[JobStore, JobStore], rng: random.Random, models: list[str] | None = None
+) -> list[str]:
+    """One claim on each store (the same jobs, or the test fails) by a worker holding
+    `models` (None: any), then each claimed job completed, failed for a retry, or given
+    back, on both."""
     max_images = rng.randint(1, 4)
-    claimed = [[job.id for job in await s.claim("w", max_images=max_images)] for s in stores]
+    claimed = [
+        [job.id for job in await s.claim("w", max_images=max_images, models=models)] for s in stores
+    ]
     assert claimed[1] == claimed[0]
     for job_id in claimed[0]:
         outcome = rng.choice(("complete", "retry", "release"))
@@ -304,21 +310,22 @@ async def serve_once(stores: tuple[JobStore, JobStore], rng: random.Random) -> l
 async def test_claims_positions_and_work_match_sqlite_step_for_step(
     both: tuple[JobStore, JobStore], clock: FakeClock
 ) -> None:
-    """Random traffic from three servers and their members, with batches, retries and
-    jobs given back: both stores hand out the same jobs in the same order, and tell the
-    same positions and work ahead."""
+    """Random traffic from three servers and their members, with batches, retries, jobs
+    given back, two models and workers holding one or both: both stores hand out the same
+    jobs in the same order, and tell the same positions and work ahead."""
     rng = random.Random(5)
     queued: list[str] = []
     for step in range(300):
         clock.advance(0.001)  # distinct times: equal times may break ties differently
         if rng.random() < 0.45:
-            await serve_once(both, rng)
+            await serve_once(both, rng, rng.choice((None, ["sd14"], ["sd21"], MODELS_LIST)))
             continue
         job = new_job(
             guild=rng.choice((1, 2, 3)),
             user=rng.choice((10, 11)),
             count=rng.randint(1, 4),
             size=rng.choice(((128, 128), (256, 128))),
+            model=rng.choice(MODELS),
         )
         for store in both:
             await store.enqueue(job)
@@ -328,3 +335,17 @@ async def test_claims_positions_and_work_match_sqlite_step_for_step(
             assert views[1] == views[0]
     while await serve_once(both, rng):  # the rest, to the last job
         clock.advance(0.001)
+
+
+async def test_jobs_queued_before_there_were_models_are_claimed_as_sd14(
+    store: RedisJobStore, raw: Redis, redis_prefix: str
+) -> None:
+    """A job as an older store queued it (no model field, in no model's queue) is found by
+    a worker that holds sd14, and never by one that holds only sd21."""
+    job = new_job(guild=3, user=30)
+    await store.enqueue(job)
+    await raw.hdel(f"{redis_prefix}job:{job.id}", "model")
+    await raw.delete(f"{redis_prefix}queue:u:3:30:m:sd14", f"{redis_prefix}models:indexed")
+    assert await store.claim("new", models=["sd21"]) == []
+    [claimed] = await store.claim("old", models=["sd14"])
+    assert (claimed.id, claimed.params.model) == (job.id, "sd14")

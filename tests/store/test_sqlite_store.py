@@ -87,10 +87,20 @@ async def test_queued_members_follow_every_change(tmp_path: Path, clock: FakeClo
     await store.close()
 
 
-def write_version_2(path: Path, jobs: list[tuple[NewJob, str, float]]) -> None:
-    """A job file as the store before fair-claim indexes left it: (job, state, time)."""
+def old_batch_key(job: NewJob) -> str:
+    """The batch key before there were models."""
+    p = job.params
+    return f"{p.width}x{p.height}:{p.steps}:{p.sampler}"
+
+
+def write_version_2(
+    path: Path, jobs: list[tuple[NewJob, str, float]], version: int = 2, legacy: bool = False
+) -> None:
+    """A job file as the store before fair-claim indexes (or the migrations after
+    `version`) left it: (job, state, time). `legacy`: params without a model, as they
+    were written before there were models."""
     with sqlite3.connect(path) as db:
-        for script in MIGRATIONS[:2]:
+        for script in MIGRATIONS[:version]:
             for statement in statements(script):
                 db.execute(statement)
         for job, state, at in jobs:
@@ -104,8 +114,8 @@ def write_version_2(path: Path, jobs: list[tuple[NewJob, str, float]]) -> None:
                     job.channel_id,
                     job.user_id,
                     job.locale,
-                    json.dumps(dataclasses.asdict(job.params)),
-                    batch_key(job.params),
+                    json.dumps(params(job, legacy)),
+                    old_batch_key(job),
                     job.params.count,
                     state,
                     job.max_attempts,
@@ -115,8 +125,36 @@ def write_version_2(path: Path, jobs: list[tuple[NewJob, str, float]]) -> None:
             )
         db.execute("INSERT INTO served_guilds (guild_id, seq) VALUES (1, 1)")
         db.execute("INSERT INTO served_users (guild_id, user_id, seq) VALUES (1, 10, 1)")
-        db.execute("PRAGMA user_version = 2")
+        db.execute(f"PRAGMA user_version = {version}")
     db.close()
+
+
+def params(job: NewJob, legacy: bool) -> dict[str, object]:
+    fields = dataclasses.asdict(job.params)
+    if legacy:
+        del fields["model"]
+    return fields
+
+
+async def test_jobs_from_before_models_are_sd14_s_and_batch_with_new_ones(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "jobs.db"
+    old = new_job()
+    write_version_2(path, [(old, "queued", clock.now)], version=5, legacy=True)
+    store = await SqliteJobStore.open(path, clock=clock)
+    new, other = new_job(model="sd14"), new_job(model="sd21")
+    await store.enqueue(new)
+    await store.enqueue(other)
+    assert await store.claim("new", max_images=4, models=["sd21"]) != []
+    claimed = await store.claim("old", max_images=4, models=["sd14"])
+    assert [job.id for job in claimed] == [old.id, new.id]
+    assert claimed[0].params.model == "sd14"
+    with sqlite3.connect(path) as db:
+        keys = dict(db.execute("SELECT id, batch_key FROM jobs").fetchall())
+    db.close()
+    assert keys[old.id] == keys[new.id] == batch_key(new.params)
+    await store.close()
 
 
 async def test_an_older_file_is_upgraded_with_its_queue(tmp_path: Path, clock: FakeClock) -> None:

@@ -509,3 +509,82 @@ async def test_a_preview_goes_when_its_attempt_ends(store: JobStore, clock: Fake
             await store.fail(job.id, "alive", "boom", retry=True)
         assert await store.preview(job.id) is None
         await store.claim("alive", lease_seconds=LEASE)
+
+
+async def test_a_worker_claims_only_jobs_of_the_models_it_holds(
+    store: JobStore, clock: FakeClock
+) -> None:
+    """An sd21 job at the front of the queue neither goes to an sd14 worker nor holds up
+    the sd14 jobs behind it, its own member's or another server's; it waits, through the
+    sd14 worker's claims, for a worker that holds sd21."""
+    new = new_job(model="sd21")
+    mine, theirs = new_job(), new_job(guild=2, user=20)
+    for job in (new, mine, theirs):
+        await store.enqueue(job)
+        clock.advance(1)
+    first = await store.claim("old", max_images=4, models=["sd14"])
+    second = await store.claim("old", max_images=4, models=["sd14"])
+    assert [job.id for job in first + second] == [mine.id, theirs.id]
+    assert all(job.params.model == "sd14" for job in first + second)
+    assert await store.claim("old", max_images=4, models=["sd14"]) == []
+    assert await store.claim("none", max_images=4, models=[]) == []
+    waiting = await store.get(new.id)
+    assert waiting is not None
+    assert waiting.state is JobState.QUEUED
+    [claimed] = await store.claim("new", max_images=4, models=["sd21"])
+    assert (claimed.id, claimed.params.model, claimed.lease_owner) == (new.id, "sd21", "new")
+
+
+async def test_a_batch_holds_one_model(store: JobStore) -> None:
+    old_a, new_a, old_b, new_b = (
+        new_job(model=model) for model in ("sd14", "sd21", "sd14", "sd21")
+    )
+    for job in (old_a, new_a, old_b, new_b):
+        await store.enqueue(job)
+    for models in (None, ["sd14", "sd21"]):
+        batch = await store.claim("both", max_images=4, models=models)
+        assert [job.id for job in batch] == [old_a.id, old_b.id]
+        batch = await store.claim("both", max_images=4, models=models)
+        assert [job.id for job in batch] == [new_a.id, new_b.id]
+        for job in (old_a, new_a, old_b, new_b):
+            assert await store.release(job.id, "both")
+
+
+async def test_a_requeued_job_goes_back_to_its_model(store: JobStore, clock: FakeClock) -> None:
+    job = new_job(model="sd21")
+    await store.enqueue(job)
+    await store.claim("dead", lease_seconds=LEASE, models=["sd21"])
+    clock.advance(LEASE + 1)
+    assert await store.claim("old", lease_seconds=LEASE, models=["sd14"]) == []
+    [again] = await store.claim("new", lease_seconds=LEASE, models=["sd21"])
+    assert (again.id, again.attempts) == (job.id, 2)
+
+
+async def test_workers_say_which_models_they_hold(store: JobStore, clock: FakeClock) -> None:
+    assert await store.models_online() == ()
+    await store.worker_seen("old", models=["sd14"])
+    await store.worker_seen("both", models=["sd21", "sd14"])
+    assert await store.models_online() == ("sd14", "sd21")
+    clock.advance(WORKER_TIMEOUT_SECONDS - 1)
+    await store.worker_seen("old", models=["sd14"])
+    clock.advance(2)  # "both" is no longer seen
+    assert await store.models_online() == ("sd14",)
+    assert (await store.stats()).workers == 1
+
+
+async def test_servers_keep_their_turns_among_a_worker_s_models(
+    store: JobStore, clock: FakeClock
+) -> None:
+    """Server 2's sd14 job, behind its sd21 job, takes server 2's turn: second, not after
+    server 1's burst."""
+    burst = [new_job(guild=1, user=10) for _ in range(3)]
+    new, old = new_job(guild=2, user=20, model="sd21"), new_job(guild=2, user=20)
+    for job in (*burst, new, old):
+        await store.enqueue(job)
+        clock.advance(1)
+    order = []
+    while claimed := await store.claim("old", models=["sd14"]):
+        order += [job.id for job in claimed]
+    assert order == [burst[0].id, old.id, burst[1].id, burst[2].id]
+    [last] = await store.claim("new", models=["sd21"])
+    assert last.id == new.id

@@ -15,9 +15,16 @@ def new_job(
     prompt: str = "a lighthouse at dusk",
     seed: int = 7,
     max_attempts: int = 3,
+    model: str = "sd14",
 ) -> NewJob:
     params = JobParams(
-        prompt=prompt, count=count, steps=steps, seed=seed, width=size[0], height=size[1]
+        prompt=prompt,
+        count=count,
+        steps=steps,
+        seed=seed,
+        width=size[0],
+        height=size[1],
+        model=model,
     )
     return NewJob(
         id=f"job-{next(_ids)}",

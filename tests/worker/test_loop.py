@@ -121,3 +121,17 @@ async def test_a_failing_job_does_not_sink_the_jobs_batched_with_it(store: JobSt
     failed = await store.get(poison.id)
     assert failed is not None
     assert (failed.state, failed.attempts) == (JobState.FAILED, 2)
+
+
+async def test_a_worker_serves_only_its_models_and_says_which_it_holds(store: JobStore) -> None:
+    new, old = new_job(model="sd21"), new_job(model="sd14")
+    await store.enqueue(new)
+    await store.enqueue(old)
+    engine = StepEngine()
+    worker = Worker(store, engine, worker_id="w21", max_images=4, lease_seconds=30, models=["sd21"])
+    await run_until(worker, store, [new.id])
+    assert [[request.model for request in batch] for batch in engine.batches] == [["sd21"]]
+    waiting = await store.get(old.id)
+    assert waiting is not None
+    assert waiting.state is JobState.QUEUED
+    assert await store.models_online() == ("sd21",)

@@ -29,7 +29,9 @@ def test_the_worker_shares_its_vocabulary_before_fetching_the_weights(
         monkeypatch.setenv(name, value)
     found_when_fetching: list[bytes | None] = []
 
-    def downloaded_weights(weights: str, cache_dir: Path, mirror: str | None) -> str:
+    def downloaded_weights(
+        weights: str, cache_dir: Path, mirror: str | None, models: tuple[str, ...]
+    ) -> str:
         found_when_fetching.append(asyncio.run(shared(tmp_path / "jobs.db")))
         raise SystemExit(3)  # stop here: the weights are not what this test is about
 

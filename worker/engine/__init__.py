@@ -21,6 +21,7 @@ from worker.engine.request import (
     GenerationRequest,
     ProgressFn,
 )
+from worker.engine.weights import check_models
 
 __all__ = [
     "SAMPLERS",
@@ -71,11 +72,15 @@ def build_engine(
     steps_per_call: int = 5,
     jit_compile: bool | None = None,
     backend: str = "tensorflow",
+    models: Sequence[str] = ("sd14",),
 ) -> Engine:
-    """Builds the parts (one UNet for every size) and the compiled loop; call warm_up next.
+    """Builds each model's parts (one UNet for every size) and compiled loop; call
+    warm_up next.
 
     weights: "download" (KerasCV's files and hashes, cached in cache_dir), "random", or a
-    folder with kcv_encoder.h5, kcv_diffusion_model.h5, kcv_decoder.h5 and vae_encoder.h5.
+    folder with each model's files (worker/engine/weights.py: for sd14 kcv_encoder.h5,
+    kcv_diffusion_model.h5, kcv_decoder.h5 and vae_encoder.h5; sd21 adds
+    text_encoder_v2_1.h5 and diffusion_model_v2_1.h5).
     vocab: the CLIP merges file; None downloads KerasCV's into cache_dir.
     precision: "auto" (mixed_float16 + XLA on a GPU, float32 on a CPU), "float32",
     "mixed_float16" or "mixed_bfloat16". max_batch: images per UNet batch (the UNet runs
@@ -83,8 +88,11 @@ def build_engine(
     cancellation are checked between calls. jit_compile: XLA on TensorFlow, None = on a
     GPU only (JAX always compiles with XLA). backend: "tensorflow" or "jax", the Keras
     backend; it must be chosen before anything in the process imports Keras.
+    models: the models to hold ("sd14", "sd21"); a request names one (the first by
+    default). Each costs its own text encoder and UNet in memory (docs/engine.md).
     """
     _check_config(sizes, max_batch, steps_per_call)
+    check_models(models)  # before Keras loads: a typo is said at once
     from worker.engine.backend import select_backend, use_compilation_cache
 
     select_backend(backend)
@@ -92,7 +100,7 @@ def build_engine(
     # Keras (and on TensorFlow, TensorFlow) loads here, not when the package is imported.
     from worker.engine.backend import has_gpu, set_graph_options
     from worker.engine.engine import KerasEngine
-    from worker.engine.parts import build_parts
+    from worker.engine.parts import build_models
     from worker.engine.precision import graph_optimizer_options, resolve_precision
     from worker.engine.unet import SMALL_CONV_PIXELS
 
@@ -101,8 +109,8 @@ def build_engine(
         precision, gpu=gpu, jit_compile=True if backend == "jax" else jit_compile
     )
     set_graph_options(graph_optimizer_options(chosen.policy, gpu=gpu))
-    parts = build_parts(
-        weights, size=sizes[0], vocab=vocab, cache_dir=cache_dir, policy=chosen.policy
+    parts = build_models(
+        weights, models, size=sizes[0], vocab=vocab, cache_dir=cache_dir, policy=chosen.policy
     )
     return KerasEngine(
         parts,

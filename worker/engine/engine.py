@@ -1,4 +1,5 @@
-"""The KerasCV engine: requests in, uint8 images out, through the compiled loop."""
+"""The KerasCV engine: requests in, uint8 images out, through the compiled loop of the
+model each request names (one engine may hold several: docs/engine.md, "Models")."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,7 @@ class _Ticker:
 class _Plan:
     """What every batch of one call shares."""
 
+    model: str  # the requests' model, a key of KerasEngine.models
     width: int
     height: int
     schedule: Schedule
@@ -72,7 +74,7 @@ class KerasEngine:
 
     def __init__(
         self,
-        parts: Parts,
+        models: Mapping[str, Parts],
         *,
         sizes: Sequence[tuple[int, int]],
         precision: Precision,
@@ -85,30 +87,54 @@ class KerasEngine:
         self.max_batch = max_batch
         self.buckets = bucket_sizes(max_batch)
         self.steps_per_call = steps_per_call
-        self.model = CompiledModel(
-            parts, jit_compile=precision.jit_compile, small_conv_pixels=small_conv_pixels
-        )
-        self._prompts = PromptEncoder(parts.tokenizer, self.model.encode_text)
+        if not models:
+            raise ValueError("An engine needs at least one model.")
+        # Each model its own compiled programs and prompt cache (their contexts differ).
+        self.models = {
+            name: CompiledModel(
+                parts, jit_compile=precision.jit_compile, small_conv_pixels=small_conv_pixels
+            )
+            for name, parts in models.items()
+        }
+        self._prompts = {
+            name: PromptEncoder(model.parts.tokenizer, model.encode_text)
+            for name, model in self.models.items()
+        }
         self.host_calls = 0  # compiled loop calls, each one host round trip
         self._lock = threading.Lock()  # one job or one warm-up program at a time
         self.warming: threading.Thread | None = None  # the background warm-up
 
+    @property
+    def model(self) -> CompiledModel:
+        """The first model (the default one when the engine holds several)."""
+        return next(iter(self.models.values()))
+
     def count_tokens(self, text: str) -> int:
-        return self._prompts.count_tokens(text)
+        # Every model tokenizes with the same CLIP tokenizer, so any one counts.
+        return next(iter(self._prompts.values())).count_tokens(text)
 
     def warm_up(self, *, background: bool = True) -> float:
         """Traces (with XLA: compiles) and runs every function once for every size and
         bucket, so no job pays for it. The first size's buckets are done now and the
         seconds they took returned; the other sizes and the image encoder (img2img only)
         follow in a background thread when `background`, one at a time between jobs. A
-        job that needs one of them first compiles it itself."""
+        job that needs one of them first compiles it itself. With several models, each
+        model's first size is done now, so every model can take jobs once this returns."""
         started = time.monotonic()
         tasks = self._warm_tasks()
-        now, later = tasks[: len(self.buckets)], tasks[len(self.buckets) :]  # the first size
-        self._prompts.context("")
+        first = self.sizes[0]
+        now = [task for task in tasks if task[1:3] == first and task[3]]
+        later = [task for task in tasks if task not in now]
+        for prompts in self._prompts.values():
+            prompts.context("")
         self._warm(now, 0, len(tasks))
         seconds = time.monotonic() - started
-        log.info("Ready for %dx%d after %.1f s of warm-up", *self.sizes[0], seconds)
+        log.info(
+            "Ready for %dx%d after %.1f s of warm-up (%s)",
+            *first,
+            seconds,
+            ", ".join(self.models),
+        )
         if later and background:
             self.warming = threading.Thread(
                 target=self._warm, args=(later, len(now), len(tasks)), daemon=True
@@ -119,38 +145,45 @@ class KerasEngine:
             seconds = time.monotonic() - started
         return seconds
 
-    def _warm_tasks(self) -> list[tuple[int, int, int]]:
-        """(width, height, bucket) for each batch program, size by size; bucket 0 is the
-        image encoder of that size, last of all."""
-        batches = [(w, h, bucket) for w, h in self.sizes for bucket in self.buckets]
-        return batches + [(w, h, 0) for w, h in self.sizes]
+    def _warm_tasks(self) -> list[tuple[str, int, int, int]]:
+        """(model, width, height, bucket) for each batch program, model by model and size
+        by size; bucket 0 is the image encoder of that size, last of all."""
+        batches = [
+            (model, w, h, bucket)
+            for model in self.models
+            for w, h in self.sizes
+            for bucket in self.buckets
+        ]
+        return batches + [(model, w, h, 0) for model in self.models for w, h in self.sizes]
 
-    def _warm(self, tasks: list[tuple[int, int, int]], done: int, total: int) -> None:
-        for number, (width, height, bucket) in enumerate(tasks, done + 1):
+    def _warm(self, tasks: list[tuple[str, int, int, int]], done: int, total: int) -> None:
+        for number, (name, width, height, bucket) in enumerate(tasks, done + 1):
             began = time.monotonic()
+            model = self.models[name]
             with self._lock:  # never beside a job: it would slow the job down
                 if bucket:
-                    self._warm_batch(width, height, bucket)
+                    self._warm_batch(model, width, height, bucket)
                 else:
-                    self.model.encode_image(ops.zeros((1, height, width, 3)))
+                    model.encode_image(ops.zeros((1, height, width, 3)))
             what = f"{bucket} image(s)" if bucket else "the image encoder"
             log.info(
-                "Warm-up %d/%d: compiled %dx%d for %s in %.1f s",
+                "Warm-up %d/%d: compiled %dx%d for %s of %s in %.1f s",
                 number,
                 total,
                 width,
                 height,
                 what,
+                name,
                 time.monotonic() - began,
             )
 
-    def _warm_batch(self, width: int, height: int, bucket: int) -> None:
+    def _warm_batch(self, model: CompiledModel, width: int, height: int, bucket: int) -> None:
         zeros = ops.zeros((bucket, *latent_shape(width, height)))
         table = step_table(schedule_for("ddim", 1), 1)
-        contexts = ops.zeros((2 * bucket, MAX_PROMPT_LENGTH, 768))
+        contexts = ops.zeros((2 * bucket, MAX_PROMPT_LENGTH, model.parts.context_width))
         # One real step, not just a trace: oneDNN and cuDNN choose and cache their kernels
         # on first execution, which would otherwise land on the first job (measured 1.4x).
-        self.model.denoise(
+        model.denoise(
             zeros,
             zeros,
             contexts,
@@ -160,7 +193,7 @@ class KerasEngine:
             _int(0),
             _int(1),
         )
-        self.model.decode(zeros)
+        model.decode(zeros)
 
     def generate(
         self,
@@ -179,10 +212,11 @@ class KerasEngine:
         progress: ProgressFn | None,
         preview: PreviewFn | None,
     ) -> list[Pixels]:
-        check_batch(requests, self.sizes)
+        check_batch(requests, self.sizes, tuple(self.models))
+        prompts = self._prompts[requests[0].model]
         for request in requests:
-            self._prompts.check(request.prompt, "prompt")
-            self._prompts.check(request.negative_prompt, "negative prompt")
+            prompts.check(request.prompt, "prompt")
+            prompts.check(request.negative_prompt, "negative prompt")
         plan = self._plan(requests)
         groups = batches(to_rows(requests), self.max_batch)
         steps = plan.schedule.steps
@@ -195,24 +229,20 @@ class KerasEngine:
     def _plan(self, requests: Sequence[GenerationRequest]) -> _Plan:
         first = requests[0]
         schedule = schedule_for(first.sampler, first.steps)
+        model = self.models[first.model]
         init_latents = {
-            index: self._encode_init(request.init_image, first.width, first.height)
+            index: _encode_init(model, request.init_image, first.width, first.height)
             for index, request in enumerate(requests)
             if request.init_image is not None
         }
         table = step_table(schedule, max_order(first.sampler))
-        return _Plan(first.width, first.height, schedule, table, init_latents)
-
-    def _encode_init(self, image: Pixels, width: int, height: int) -> Latents:
-        from worker.engine.init_images import prepare  # Pillow, for img2img only
-
-        pixels = prepare(image, width, height)[np.newaxis]
-        return np.asarray(self.model.encode_image(ops.convert_to_tensor(pixels))[0])
+        return _Plan(first.model, first.width, first.height, schedule, table, init_latents)
 
     def _run(
         self, rows: list[Row], plan: _Plan, ticker: _Ticker, preview: PreviewFn | None
     ) -> Pixels:
         """Denoises and decodes one batch of at most max_batch rows."""
+        model = self.models[plan.model]
         bucket = bucket_for(len(rows), self.buckets)
         pad = bucket - len(rows)
         steps = plan.schedule.steps
@@ -223,11 +253,11 @@ class KerasEngine:
         # Padding rows start after the last step: they ride along and never change.
         starts = ops.convert_to_tensor([row.start for row in rows] + [steps] * pad, "int32")
         guidance = ops.convert_to_tensor([row.guidance for row in rows] + [0.0] * pad, "float32")
-        contexts = self._contexts(rows, pad)
+        contexts = _contexts(self._prompts[plan.model], rows, pad)
         x, x0_prev = ops.convert_to_tensor(latents), ops.zeros_like(latents)
         for begin in range(min(row.start for row in rows), steps, self.steps_per_call):
             count = min(self.steps_per_call, steps - begin)
-            x, x0_prev, finite = self.model.denoise(
+            x, x0_prev, finite = model.denoise(
                 x,
                 x0_prev,
                 contexts,
@@ -243,7 +273,7 @@ class KerasEngine:
             ticker.advance(count)
             if preview is not None:
                 _send_previews(rows, np.asarray(x0_prev), preview)
-        return np.asarray(self.model.decode(x))[: len(rows)]
+        return np.asarray(model.decode(x))[: len(rows)]
 
     def _start_latent(self, row: Row, plan: _Plan, shape: tuple[int, ...]) -> Latents:
         """Pure noise for text-to-image; the source latent noised to the row's start level
@@ -256,12 +286,20 @@ class KerasEngine:
         noised = math.sqrt(level) * source + math.sqrt(1.0 - level) * row_noise
         return noised.astype(np.float32)
 
-    def _contexts(self, rows: list[Row], pad: int) -> Any:
-        """(2 * bucket, 77, 768): every row's negative context, then every row's prompt."""
-        blank = [self._prompts.context("")] * pad
-        negatives = [self._prompts.context(r.negative_prompt, "negative prompt") for r in rows]
-        prompts = [self._prompts.context(r.prompt) for r in rows]
-        return ops.concatenate([*negatives, *blank, *prompts, *blank], 0)
+
+def _contexts(prompts: PromptEncoder, rows: list[Row], pad: int) -> Any:
+    """(2 * bucket, 77, width): every row's negative context, then every row's prompt."""
+    blank = [prompts.context("")] * pad
+    negatives = [prompts.context(r.negative_prompt, "negative prompt") for r in rows]
+    positives = [prompts.context(r.prompt) for r in rows]
+    return ops.concatenate([*negatives, *blank, *positives, *blank], 0)
+
+
+def _encode_init(model: CompiledModel, image: Pixels, width: int, height: int) -> Latents:
+    from worker.engine.init_images import prepare  # Pillow, for img2img only
+
+    pixels = prepare(image, width, height)[np.newaxis]
+    return np.asarray(model.encode_image(ops.convert_to_tensor(pixels))[0])
 
 
 def _int(value: int) -> Any:

@@ -17,6 +17,7 @@ SAMPLERS: Final = ("dpmpp_2m", "ddim")  # the first is the default
 MAX_COUNT: Final = 4
 MAX_STEPS: Final = 1000  # the model's training timesteps: more steps cannot mean more
 SEED_LIMIT: Final = 2**32
+DEFAULT_MODEL: Final = "sd14"
 
 ProgressFn = Callable[[int, int], bool]  # (steps_done, total_steps) -> False means cancel
 
@@ -42,25 +43,42 @@ class GenerationRequest:
     # to width x height; strength 0 keeps the image, 1 replaces it.
     init_image: npt.NDArray[np.uint8] | None = field(default=None, compare=False)
     strength: float = 0.8
+    model: str = DEFAULT_MODEL  # which of the engine's models makes it (core/jobs.py MODELS)
 
 
-def check_batch(requests: Sequence[GenerationRequest], sizes: Sequence[tuple[int, int]]) -> None:
-    """Raises ValueError (one sentence) unless the requests can share one engine call."""
+def check_batch(
+    requests: Sequence[GenerationRequest],
+    sizes: Sequence[tuple[int, int]],
+    models: Sequence[str] = (DEFAULT_MODEL,),
+) -> None:
+    """Raises ValueError (one sentence) unless the requests can share one engine call:
+    one model, one size, one step count, one sampler."""
     if not requests:
         raise ValueError("Nothing to generate: the list of requests is empty.")
     first = requests[0]
-    shared = (first.width, first.height, first.steps, first.sampler)
+    shared = _shared(first)
     for request in requests:
-        if (request.width, request.height, request.steps, request.sampler) != shared:
-            other = (request.width, request.height, request.steps, request.sampler)
+        if _shared(request) != shared:
             raise ValueError(
-                "Requests in one call must share width, height, steps and sampler; "
-                f"got {shared} and {other}."
+                "Requests in one call must share model, width, height, steps and sampler; "
+                f"got {shared} and {_shared(request)}."
             )
-        check_request(request, sizes)
+        check_request(request, sizes, models)
 
 
-def check_request(request: GenerationRequest, sizes: Sequence[tuple[int, int]]) -> None:
+def _shared(request: GenerationRequest) -> tuple[str, int, int, int, str]:
+    return (request.model, request.width, request.height, request.steps, request.sampler)
+
+
+def check_request(
+    request: GenerationRequest,
+    sizes: Sequence[tuple[int, int]],
+    models: Sequence[str] = (DEFAULT_MODEL,),
+) -> None:
+    if request.model not in models:
+        raise ValueError(
+            f"Model {request.model!r} is not one this worker loaded ({', '.join(models)})."
+        )
     if (request.width, request.height) not in sizes:
         offered = ", ".join(f"{w}x{h}" for w, h in sizes)
         raise ValueError(
