@@ -84,8 +84,9 @@ class CompiledModel:
                 part.variables,
                 jit_compile=jit_compile,
                 counters=counters,
-                # The UNet's route choice changes the traced program, not its inputs.
-                cache_key=f"small_conv_pixels={small_conv_pixels}",
+                # What shapes the traced program beyond its inputs: the network (1.4's or
+                # 2.1's) and the UNet's route choice.
+                cache_key=f"{type(part).__name__}:small_conv_pixels={small_conv_pixels}",
             )
 
         self.denoise = compiled(self._denoise, parts.diffusion_model, (self.unet_calls,))
