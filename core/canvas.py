@@ -62,16 +62,17 @@ def pan_png(image_png: bytes, side: str) -> bytes:
     shift = min(_cells(length / PAN_SHARE), length - CELL)
     kept = length - shift
     toward_start = side in ("left", "up")  # the new area is at the start of the axis
-    # The part that stays in view: the half away from `side` falls off the canvas.
-    part = np.take(pixels, range(0, kept) if toward_start else range(shift, length), axis=axis)
+    # What stays in view is the image's part nearest `side`; the far third falls off.
+    if toward_start:
+        stays, new = slice(0, kept), slice(0, shift)
+    else:
+        stays, new = slice(shift, length), slice(kept, length)
     widths = [(0, 0)] * 3
     widths[axis] = (shift, 0) if toward_start else (0, shift)
     keep = np.full(pixels.shape[:2], 255, dtype=np.uint8)
-    new = slice(0, shift) if toward_start else slice(kept, length)
-    if axis == 1:
-        keep[:, new] = 0
-    else:
-        keep[new, :] = 0
+    along = (slice(None), new) if axis == 1 else (new, slice(None))
+    keep[along] = 0
+    part = pixels[:, stays] if axis == 1 else pixels[stays]
     return _rgba_png(np.pad(part, widths, mode="edge"), keep)
 
 

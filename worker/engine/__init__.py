@@ -37,7 +37,7 @@ COMPILED_SUBDIR = "compiled"  # under cache_dir: the persistent XLA compilation 
 
 
 class Engine(Protocol):
-    sizes: tuple[tuple[int, int], ...]  # (width, height) offered
+    sizes: tuple[tuple[int, int], ...]  # (width, height) offered, upscale sizes last
 
     def warm_up(self) -> float:
         """Compiles the first size's batch buckets, returning the seconds; the rest
@@ -71,6 +71,7 @@ def build_engine(
     steps_per_call: int = 5,
     jit_compile: bool | None = None,
     backend: str = "tensorflow",
+    upscale_sizes: Sequence[tuple[int, int]] = (),
 ) -> Engine:
     """Builds the parts (one UNet for every size) and the compiled loop; call warm_up next.
 
@@ -83,8 +84,10 @@ def build_engine(
     cancellation are checked between calls. jit_compile: XLA on TensorFlow, None = on a
     GPU only (JAX always compiles with XLA). backend: "tensorflow" or "jax", the Keras
     backend; it must be chosen before anything in the process imports Keras.
+    upscale_sizes: further sizes offered for upscaling, warmed up for one image only,
+    after everything else (docs/engine.md, "Upscale sizes").
     """
-    _check_config(sizes, max_batch, steps_per_call)
+    _check_config([*sizes, *upscale_sizes], max_batch, steps_per_call)
     from worker.engine.backend import select_backend, use_compilation_cache
 
     select_backend(backend)
@@ -112,6 +115,7 @@ def build_engine(
         steps_per_call=steps_per_call,
         # cuDNN has fast small convolutions; only CPUs take the matrix-product route.
         small_conv_pixels=0 if gpu else SMALL_CONV_PIXELS,
+        upscale_sizes=upscale_sizes,
     )
 
 

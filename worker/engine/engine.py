@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from keras import ops
 
-from worker.engine.compiled import CompiledModel, StepTable, step_table
+from worker.engine.compiled import Blend, CompiledModel, StepTable, step_table
 from worker.engine.parts import MAX_PROMPT_LENGTH, Parts
 from worker.engine.precision import Precision
 from worker.engine.previews import PreviewFn, latent_preview
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 Pixels = npt.NDArray[np.uint8]
 Latents = npt.NDArray[np.float32]
+Size = tuple[int, int]
+WarmTask = tuple[int, int, int]  # (width, height, bucket); bucket 0 = the image encoder
 
 
 class _Ticker:
@@ -64,6 +66,7 @@ class _Plan:
     schedule: Schedule
     table: StepTable
     init_latents: dict[int, Latents]  # request index -> encoded init image
+    masks: dict[int, Latents]  # request index -> (h/8, w/8, 1) share of each cell to redraw
 
 
 class KerasEngine:
@@ -79,8 +82,11 @@ class KerasEngine:
         max_batch: int,
         steps_per_call: int,
         small_conv_pixels: int,
+        upscale_sizes: Sequence[Size] = (),
     ) -> None:
-        self.sizes = tuple(sizes)
+        # Upscale sizes are offered too, but compiled only for one image, last.
+        self.upscale_sizes = tuple(size for size in upscale_sizes if size not in sizes)
+        self.sizes = (*sizes, *self.upscale_sizes)
         self.precision = precision
         self.max_batch = max_batch
         self.buckets = bucket_sizes(max_batch)
@@ -92,6 +98,7 @@ class KerasEngine:
         self.host_calls = 0  # compiled loop calls, each one host round trip
         self._lock = threading.Lock()  # one job or one warm-up program at a time
         self.warming: threading.Thread | None = None  # the background warm-up
+        self._compiled: set[WarmTask] = set()  # programs run once, by warm-up or a job
 
     def count_tokens(self, text: str) -> int:
         return self._prompts.count_tokens(text)
@@ -119,30 +126,36 @@ class KerasEngine:
             seconds = time.monotonic() - started
         return seconds
 
-    def _warm_tasks(self) -> list[tuple[int, int, int]]:
-        """(width, height, bucket) for each batch program, size by size; bucket 0 is the
-        image encoder of that size, last of all."""
-        batches = [(w, h, bucket) for w, h in self.sizes for bucket in self.buckets]
-        return batches + [(w, h, 0) for w, h in self.sizes]
+    def _warm_tasks(self) -> list[WarmTask]:
+        configured = self.sizes[: len(self.sizes) - len(self.upscale_sizes)]
+        return warm_tasks(configured, self.buckets, self.upscale_sizes)
 
-    def _warm(self, tasks: list[tuple[int, int, int]], done: int, total: int) -> None:
+    def _warm(self, tasks: list[WarmTask], done: int, total: int) -> None:
         for number, (width, height, bucket) in enumerate(tasks, done + 1):
             began = time.monotonic()
+            upscale = " (upscale)" if (width, height) in self.upscale_sizes else ""
+            what = f"{width}x{height}{upscale} for {_program(bucket)}"
+            log.info("Warm-up %d/%d: compiling %s", number, total, what)
             with self._lock:  # never beside a job: it would slow the job down
                 if bucket:
                     self._warm_batch(width, height, bucket)
                 else:
                     self.model.encode_image(ops.zeros((1, height, width, 3)))
-            what = f"{bucket} image(s)" if bucket else "the image encoder"
+                self._compiled.add((width, height, bucket))
             log.info(
-                "Warm-up %d/%d: compiled %dx%d for %s in %.1f s",
+                "Warm-up %d/%d: compiled %s in %.1f s",
                 number,
                 total,
-                width,
-                height,
                 what,
                 time.monotonic() - began,
             )
+
+    def _on_demand(self, width: int, height: int, bucket: int) -> None:
+        """Logs a program a job compiles itself (warm-up has not reached it, or never
+        will: an upscale size for more than one image)."""
+        if (width, height, bucket) not in self._compiled:
+            log.info("Compiling %dx%d for %s for this job", width, height, _program(bucket))
+            self._compiled.add((width, height, bucket))
 
     def _warm_batch(self, width: int, height: int, bucket: int) -> None:
         zeros = ops.zeros((bucket, *latent_shape(width, height)))
@@ -159,6 +172,7 @@ class KerasEngine:
             table,
             _int(0),
             _int(1),
+            _unmasked(bucket, width, height),
         )
         self.model.decode(zeros)
 
@@ -200,12 +214,18 @@ class KerasEngine:
             for index, request in enumerate(requests)
             if request.init_image is not None
         }
+        masks = {
+            index: _cells_to_redraw(request.mask, first.width, first.height)
+            for index, request in enumerate(requests)
+            if request.mask is not None
+        }
         table = step_table(schedule, max_order(first.sampler))
-        return _Plan(first.width, first.height, schedule, table, init_latents)
+        return _Plan(first.width, first.height, schedule, table, init_latents, masks)
 
     def _encode_init(self, image: Pixels, width: int, height: int) -> Latents:
         from worker.engine.init_images import prepare  # Pillow, for img2img only
 
+        self._on_demand(width, height, 0)
         pixels = prepare(image, width, height)[np.newaxis]
         return np.asarray(self.model.encode_image(ops.convert_to_tensor(pixels))[0])
 
@@ -217,9 +237,12 @@ class KerasEngine:
         pad = bucket - len(rows)
         steps = plan.schedule.steps
         shape = latent_shape(plan.width, plan.height)
+        self._on_demand(plan.width, plan.height, bucket)
+        noises = [noise(row.seed, shape) for row in rows]
         latents = np.zeros((bucket, *shape), dtype=np.float32)
         for i, row in enumerate(rows):
-            latents[i] = self._start_latent(row, plan, shape)
+            latents[i] = self._start_latent(row, plan, noises[i])
+        masks = _masked_rows(rows, plan, noises, bucket)
         # Padding rows start after the last step: they ride along and never change.
         starts = ops.convert_to_tensor([row.start for row in rows] + [steps] * pad, "int32")
         guidance = ops.convert_to_tensor([row.guidance for row in rows] + [0.0] * pad, "float32")
@@ -236,6 +259,7 @@ class KerasEngine:
                 plan.table,
                 _int(begin),
                 _int(count),
+                masks,
             )
             self.host_calls += 1
             if not bool(finite):
@@ -245,10 +269,9 @@ class KerasEngine:
                 _send_previews(rows, np.asarray(x0_prev), preview)
         return np.asarray(self.model.decode(x))[: len(rows)]
 
-    def _start_latent(self, row: Row, plan: _Plan, shape: tuple[int, ...]) -> Latents:
+    def _start_latent(self, row: Row, plan: _Plan, row_noise: Latents) -> Latents:
         """Pure noise for text-to-image; the source latent noised to the row's start level
         for img2img (at strength 0 that is the source itself)."""
-        row_noise = noise(row.seed, shape)
         source = plan.init_latents.get(row.request)
         if source is None:
             return row_noise
@@ -262,6 +285,51 @@ class KerasEngine:
         negatives = [self._prompts.context(r.negative_prompt, "negative prompt") for r in rows]
         prompts = [self._prompts.context(r.prompt) for r in rows]
         return ops.concatenate([*negatives, *blank, *prompts, *blank], 0)
+
+
+def warm_tasks(
+    sizes: Sequence[Size], buckets: Sequence[int], upscale_sizes: Sequence[Size] = ()
+) -> list[WarmTask]:
+    """Warm-up's programs in order: every bucket of each size, size by size, then each
+    size's image encoder (bucket 0; img2img only), then each upscale size for one image
+    and its encoder, last: upscaling is rarer, and a job of more images at such a size
+    compiles its own program."""
+    batches = [(w, h, bucket) for w, h in sizes for bucket in buckets]
+    encoders = [(w, h, 0) for w, h in sizes]
+    upscales = [(w, h, bucket) for w, h in upscale_sizes for bucket in (1, 0)]
+    return batches + encoders + upscales
+
+
+def _program(bucket: int) -> str:
+    return f"{bucket} image(s)" if bucket else "the image encoder"
+
+
+def _cells_to_redraw(mask: Pixels, width: int, height: int) -> Latents:
+    from worker.engine.init_images import prepare_mask  # Pillow, for masks only
+
+    return prepare_mask(mask, width, height)
+
+
+def _masked_rows(rows: list[Row], plan: _Plan, noises: list[Latents], bucket: int) -> Blend:
+    """The blend's per-row inputs: masked rows get their source, mask and own starting
+    noise (so the kept cells follow the same noise as the start, whatever the batch);
+    every other row, padding too, mask 1, which leaves it as the sampler made it."""
+    blend = _unmasked(bucket, plan.width, plan.height, host=True)
+    for i, row in enumerate(rows):
+        mask = plan.masks.get(row.request)
+        if mask is not None:
+            blend.known[i] = plan.init_latents[row.request]
+            blend.mask[i] = mask
+            blend.noise[i] = noises[i]
+    return Blend(*(ops.convert_to_tensor(part) for part in blend))
+
+
+def _unmasked(bucket: int, width: int, height: int, *, host: bool = False) -> Blend:
+    """A blend that changes nothing: mask 1 everywhere; NumPy arrays when `host`."""
+    shape = (bucket, *latent_shape(width, height))
+    parts = (np.zeros(shape, np.float32), np.ones((*shape[:3], 1), np.float32))
+    blend = Blend(parts[0], parts[1], np.zeros(shape, np.float32))
+    return blend if host else Blend(*(ops.convert_to_tensor(part) for part in blend))
 
 
 def _int(value: int) -> Any:
