@@ -18,6 +18,7 @@ from tests.engine.helpers import max_diff, request
 from worker.engine.compiled import Blend, step_table
 from worker.engine.engine import KerasEngine
 from worker.engine.init_images import prepare
+from worker.engine.previews import latent_preview
 from worker.engine.request import check_batch
 from worker.engine.rows import latent_shape, noise
 from worker.engine.samplers import karras_schedule
@@ -193,3 +194,17 @@ def test_an_upscale_size_is_offered_and_compiles_on_demand(
         [image] = upscaling.generate([big])
     assert image.shape == (1, double[1], double[0], 3)
     assert f"Compiling {double[0]}x{double[1]} for 1 image(s) for this job" in caplog.text
+
+
+def test_previews_show_the_kept_cells_as_the_source(
+    engine: KerasEngine,
+    decoded: list[npt.NDArray[np.float32]],
+    source: npt.NDArray[np.uint8],
+    known: npt.NDArray[np.float32],
+) -> None:
+    shown: list[npt.NDArray[np.uint8]] = []
+    job = request(init_image=source, mask=left_half(), strength=1.0)
+    engine.generate([job], preview=lambda _, colours: shown.append(colours.copy()))
+    half = CELLS[1] // 2
+    np.testing.assert_array_equal(shown[0][0][:, half:], latent_preview(known)[:, half:])
+    np.testing.assert_array_equal(shown[-1], latent_preview(decoded[-1]))  # what is decoded

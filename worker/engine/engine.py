@@ -242,7 +242,8 @@ class KerasEngine:
         latents = np.zeros((bucket, *shape), dtype=np.float32)
         for i, row in enumerate(rows):
             latents[i] = self._start_latent(row, plan, noises[i])
-        masks = _masked_rows(rows, plan, noises, bucket)
+        blend = _masked_rows(rows, plan, noises, bucket)
+        masks = Blend(*(ops.convert_to_tensor(part) for part in blend))
         # Padding rows start after the last step: they ride along and never change.
         starts = ops.convert_to_tensor([row.start for row in rows] + [steps] * pad, "int32")
         guidance = ops.convert_to_tensor([row.guidance for row in rows] + [0.0] * pad, "float32")
@@ -266,7 +267,7 @@ class KerasEngine:
                 raise FloatingPointError("The latents overflowed (inf or NaN) while sampling.")
             ticker.advance(count)
             if preview is not None:
-                _send_previews(rows, np.asarray(x0_prev), preview)
+                _send_previews(rows, _kept(np.asarray(x0_prev), blend), preview)
         return np.asarray(self.model.decode(x))[: len(rows)]
 
     def _start_latent(self, row: Row, plan: _Plan, row_noise: Latents) -> Latents:
@@ -313,7 +314,8 @@ def _cells_to_redraw(mask: Pixels, width: int, height: int) -> Latents:
 def _masked_rows(rows: list[Row], plan: _Plan, noises: list[Latents], bucket: int) -> Blend:
     """The blend's per-row inputs: masked rows get their source, mask and own starting
     noise (so the kept cells follow the same noise as the start, whatever the batch);
-    every other row, padding too, mask 1, which leaves it as the sampler made it."""
+    every other row, padding too, mask 1, which leaves it as the sampler made it.
+    NumPy arrays, for the previews too."""
     blend = _unmasked(bucket, plan.width, plan.height, host=True)
     for i, row in enumerate(rows):
         mask = plan.masks.get(row.request)
@@ -321,7 +323,15 @@ def _masked_rows(rows: list[Row], plan: _Plan, noises: list[Latents], bucket: in
             blend.known[i] = plan.init_latents[row.request]
             blend.mask[i] = mask
             blend.noise[i] = noises[i]
-    return Blend(*(ops.convert_to_tensor(part) for part in blend))
+    return blend
+
+
+def _kept(x0: Latents, blend: Blend) -> Latents:
+    """The x0 estimate with masked rows' kept cells showing their source, as the
+    finished image will: the sampler's own x0 there is a guess the blend replaces."""
+    mask: Latents = blend.mask
+    shown: Latents = mask * x0 + (1.0 - mask) * blend.known
+    return shown
 
 
 def _unmasked(bucket: int, width: int, height: int, *, host: bool = False) -> Blend:
