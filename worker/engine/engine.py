@@ -14,7 +14,8 @@ import numpy as np
 import numpy.typing as npt
 from keras import ops
 
-from worker.engine.compiled import Blend, CompiledModel, StepTable, step_table
+from worker.engine import masks as masked
+from worker.engine.compiled import CompiledModel, StepTable, step_table
 from worker.engine.parts import MAX_PROMPT_LENGTH, Parts
 from worker.engine.precision import Precision
 from worker.engine.previews import PreviewFn, latent_preview
@@ -172,7 +173,7 @@ class KerasEngine:
             table,
             _int(0),
             _int(1),
-            _unmasked(bucket, width, height),
+            masked.to_tensors(masked.unmasked((bucket, *latent_shape(width, height)))),
         )
         self.model.decode(zeros)
 
@@ -215,7 +216,7 @@ class KerasEngine:
             if request.init_image is not None
         }
         masks = {
-            index: _cells_to_redraw(request.mask, first.width, first.height)
+            index: masked.cells_to_redraw(request.mask, first.width, first.height)
             for index, request in enumerate(requests)
             if request.mask is not None
         }
@@ -242,8 +243,8 @@ class KerasEngine:
         latents = np.zeros((bucket, *shape), dtype=np.float32)
         for i, row in enumerate(rows):
             latents[i] = self._start_latent(row, plan, noises[i])
-        blend = _masked_rows(rows, plan, noises, bucket)
-        masks = Blend(*(ops.convert_to_tensor(part) for part in blend))
+        blend = masked.row_inputs(rows, plan.masks, plan.init_latents, noises, latents.shape)
+        masks = masked.to_tensors(blend)
         # Padding rows start after the last step: they ride along and never change.
         starts = ops.convert_to_tensor([row.start for row in rows] + [steps] * pad, "int32")
         guidance = ops.convert_to_tensor([row.guidance for row in rows] + [0.0] * pad, "float32")
@@ -267,7 +268,7 @@ class KerasEngine:
                 raise FloatingPointError("The latents overflowed (inf or NaN) while sampling.")
             ticker.advance(count)
             if preview is not None:
-                _send_previews(rows, _kept(np.asarray(x0_prev), blend), preview)
+                _send_previews(rows, masked.shown(np.asarray(x0_prev), blend), preview)
         return np.asarray(self.model.decode(x))[: len(rows)]
 
     def _start_latent(self, row: Row, plan: _Plan, row_noise: Latents) -> Latents:
@@ -303,43 +304,6 @@ def warm_tasks(
 
 def _program(bucket: int) -> str:
     return f"{bucket} image(s)" if bucket else "the image encoder"
-
-
-def _cells_to_redraw(mask: Pixels, width: int, height: int) -> Latents:
-    from worker.engine.init_images import prepare_mask  # Pillow, for masks only
-
-    return prepare_mask(mask, width, height)
-
-
-def _masked_rows(rows: list[Row], plan: _Plan, noises: list[Latents], bucket: int) -> Blend:
-    """The blend's per-row inputs: masked rows get their source, mask and own starting
-    noise (so the kept cells follow the same noise as the start, whatever the batch);
-    every other row, padding too, mask 1, which leaves it as the sampler made it.
-    NumPy arrays, for the previews too."""
-    blend = _unmasked(bucket, plan.width, plan.height, host=True)
-    for i, row in enumerate(rows):
-        mask = plan.masks.get(row.request)
-        if mask is not None:
-            blend.known[i] = plan.init_latents[row.request]
-            blend.mask[i] = mask
-            blend.noise[i] = noises[i]
-    return blend
-
-
-def _kept(x0: Latents, blend: Blend) -> Latents:
-    """The x0 estimate with masked rows' kept cells showing their source, as the
-    finished image will: the sampler's own x0 there is a guess the blend replaces."""
-    mask: Latents = blend.mask
-    shown: Latents = mask * x0 + (1.0 - mask) * blend.known
-    return shown
-
-
-def _unmasked(bucket: int, width: int, height: int, *, host: bool = False) -> Blend:
-    """A blend that changes nothing: mask 1 everywhere; NumPy arrays when `host`."""
-    shape = (bucket, *latent_shape(width, height))
-    parts = (np.zeros(shape, np.float32), np.ones((*shape[:3], 1), np.float32))
-    blend = Blend(parts[0], parts[1], np.zeros(shape, np.float32))
-    return blend if host else Blend(*(ops.convert_to_tensor(part) for part in blend))
 
 
 def _int(value: int) -> Any:
