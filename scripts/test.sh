@@ -12,5 +12,6 @@ bash scripts/setup.sh bot,worker,cpu,jax,test
 if [ $# -eq 0 ]; then
   IMAGINE_BACKEND=jax .venv/bin/python -m pytest -m "not model" tests/engine
   IMAGINE_BACKEND=jax .venv/bin/python -m pytest tests/engine/test_engine.py \
-    tests/engine/test_keras_cv_equivalence.py tests/engine/test_dpm_reference.py
+    tests/engine/test_keras_cv_equivalence.py tests/engine/test_dpm_reference.py \
+    tests/engine/test_masks.py
 fi

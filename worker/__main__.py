@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core import vocab_share
 from core.download import DownloadError
+from core.jobs import UPSCALE_FACTOR
 from core.logs import setup_logging
 from core.metrics import serve_metrics
 from core.settings import WorkerSettings, load
@@ -56,6 +57,7 @@ def build(settings: WorkerSettings, vocab: Path, weights: str) -> EngineLike:
             max_batch=settings.max_batch_images,
             backend=settings.backend,
             models=settings.models,
+            upscale_sizes=upscale_sizes(settings),
         )
     except ValueError as error:
         sys.exit(f"Configuration error: {error}")
@@ -64,9 +66,21 @@ def build(settings: WorkerSettings, vocab: Path, weights: str) -> EngineLike:
         ", ".join(settings.models),
         ", ".join(f"{w}x{h}" for w, h in settings.sizes),
     )
+    if settings.upscale:
+        log.info(
+            "Upscaling to %s: compiled for one image after everything else",
+            ", ".join(f"{w}x{h}" for w, h in upscale_sizes(settings)),
+        )
     seconds = engine.warm_up()
     log.info("Warm-up took %.1f s; ready", seconds)
     return engine
+
+
+def upscale_sizes(settings: WorkerSettings) -> list[tuple[int, int]]:
+    """Each configured size times UPSCALE_FACTOR when upscaling is on (IMAGINE_UPSCALE)."""
+    if not settings.upscale:
+        return []
+    return [(UPSCALE_FACTOR * w, UPSCALE_FACTOR * h) for w, h in settings.sizes]
 
 
 def give_up(error: DownloadError, pause_seconds: float) -> int:

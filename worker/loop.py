@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from core.canvas import split_mask
 from core.images import encode_pngs, encode_preview
 from core.jobs import ENGINE_FAILED, Job, JobResult
 from core.store import JobStore, Lease
@@ -213,11 +214,13 @@ class Worker:
             await self._store.fail(job.id, self.worker_id, error, retry=retry)
 
     async def _request(self, job: Job) -> GenerationRequest:
-        if job.params.strength is None:
+        if job.params.strength is None and not job.params.masked:
             return to_request(job)
         png = await self._store.source(job.id)
         if png is None:
             raise RuntimeError(f"img2img job {job.id} has no source image")
+        if job.params.masked:  # the PNG's alpha is the keep-mask (core.canvas)
+            return to_request(job, *await asyncio.to_thread(split_mask, png))
         return to_request(job, await asyncio.to_thread(decode_source, png))
 
     async def _beat(self) -> None:
@@ -230,7 +233,13 @@ class Worker:
             await self._store.worker_seen(self.worker_id, models=self._models or ())
 
 
-def to_request(job: Job, source: npt.NDArray[np.uint8] | None = None) -> GenerationRequest:
+def to_request(
+    job: Job,
+    source: npt.NDArray[np.uint8] | None = None,
+    mask: npt.NDArray[np.uint8] | None = None,
+) -> GenerationRequest:
+    """The engine's request for `job`; img2img and masked jobs without a strength
+    redraw fully (1.0): a masked job then starts from noise where its mask says."""
     p = job.params
     return GenerationRequest(
         p.prompt,
@@ -245,6 +254,7 @@ def to_request(job: Job, source: npt.NDArray[np.uint8] | None = None) -> Generat
         init_image=source,
         strength=1.0 if p.strength is None else p.strength,
         model=p.model,
+        mask=mask,
     )
 
 

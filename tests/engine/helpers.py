@@ -10,9 +10,10 @@ import numpy.typing as npt
 
 from tests.engine.conftest import SIZE, STEPS
 from worker.engine import GenerationRequest
+from worker.engine.rows import latent_shape
 
 if TYPE_CHECKING:
-    from worker.engine.compiled import StepTable
+    from worker.engine.compiled import Blend, StepTable
 
 
 def request(**changes: object) -> GenerationRequest:
@@ -60,3 +61,14 @@ def scaled_column(table: StepTable, column: str, factor: float) -> StepTable:
 
     wrong = np.asarray(getattr(table, column)) * np.float32(factor)
     return table._replace(**{column: keras.ops.convert_to_tensor(wrong)})
+
+
+def unmasked(rows: int) -> Blend:
+    """The denoising loop's mask input for `rows` rows without a mask (mask 1)."""
+    import keras
+
+    from worker.engine.compiled import Blend
+
+    shape = (rows, *latent_shape(*SIZE))
+    zeros = keras.ops.zeros(shape)
+    return Blend(zeros, keras.ops.ones((*shape[:3], 1)), zeros)

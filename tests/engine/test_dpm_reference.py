@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pytest
 
 from tests.engine.conftest import SIZE
-from tests.engine.helpers import relative_error, scaled_column
+from tests.engine.helpers import relative_error, scaled_column, unmasked
 from worker.engine.compiled import StepTable, step_table
 from worker.engine.engine import KerasEngine
 from worker.engine.kerascv import stable_diffusion_module
@@ -140,6 +140,7 @@ def engine_steps(
         table,
         tensor(begin, "int32"),
         tensor(count, "int32"),
+        unmasked(len(PROMPTS)),
     )
     assert bool(np.asarray(finite))
     return np.asarray(x), np.asarray(x0)

@@ -121,9 +121,15 @@ def test_warm_up_readies_the_first_size_then_finishes_in_the_background(
     assert engine.warming is not None
     engine.warming.join(timeout=300)
     assert not engine.warming.is_alive()
-    lines = [record.getMessage() for record in caplog.records]
+    messages = [record.getMessage() for record in caplog.records]
     buckets = len(engine.buckets)
     total = buckets + 1  # every bucket of the one size, then its image encoder
+    # Each program says when it starts compiling, then when it is done.
+    starts = [line for line in messages if ": compiling " in line]
+    assert [line.split(":")[0] for line in starts] == [
+        f"Warm-up {n}/{total}" for n in range(1, total + 1)
+    ]
+    lines = [line for line in messages if ": compiling " not in line]
     assert lines[buckets].startswith(f"Ready for {SIZE[0]}x{SIZE[1]} after ")
     for number, line in enumerate(lines[:buckets], 1):
         assert line.startswith(f"Warm-up {number}/{total}: compiled 128x128 for ")

@@ -1,12 +1,15 @@
 """The worker's job loop on a real SQLite store, with a small deterministic engine."""
 
 import asyncio
+import dataclasses
 import io
 
+import numpy as np
 import pytest
 from PIL import Image
 
-from core.jobs import ENGINE_FAILED, JobState
+from core.canvas import pan_png, split_mask, zoom_out_png
+from core.jobs import ENGINE_FAILED, JobState, NewJob
 from core.store import JobStore
 from core.store.sqlite import SqliteJobStore
 from tests.support.engines import POISON, StepEngine
@@ -135,3 +138,47 @@ async def test_a_worker_serves_only_its_models_and_says_which_it_holds(store: Jo
     assert waiting is not None
     assert waiting.state is JobState.QUEUED
     assert await store.models_online() == ("sd21",)
+
+
+def _source_job(canvas: bytes, **params: object) -> NewJob:
+    job = new_job()
+    return dataclasses.replace(
+        job, params=dataclasses.replace(job.params, **params), source_png=canvas
+    )
+
+
+async def test_a_masked_job_reaches_the_engine_as_image_and_mask(store: JobStore) -> None:
+    pixels = np.random.default_rng(3).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    canvas = pan_png(_png(pixels), "left")  # the left 40 px to redraw, alpha 0
+    job = _source_job(canvas, masked=True)  # no strength: the engine redraws fully
+    await store.enqueue(job)
+    engine = StepEngine()
+    await run_until(make_worker(store, engine), store, [job.id])
+    [[sent]] = engine.batches
+    assert sent.init_image is not None
+    assert sent.mask is not None
+    assert sent.strength == 1.0
+    expected_rgb, expected_mask = split_mask(canvas)
+    np.testing.assert_array_equal(sent.init_image, expected_rgb)
+    np.testing.assert_array_equal(sent.mask, expected_mask)
+    assert (sent.mask[:, :40] == 255).all()
+    assert not sent.mask[:, 40:].any()
+
+
+async def test_an_unmasked_img2img_job_gets_no_mask(store: JobStore) -> None:
+    canvas = zoom_out_png(_png(np.full((128, 128, 3), 90, dtype=np.uint8)))  # has alpha
+    job = _source_job(canvas, strength=0.6)
+    await store.enqueue(job)
+    engine = StepEngine()
+    await run_until(make_worker(store, engine), store, [job.id])
+    [[sent]] = engine.batches
+    assert sent.mask is None
+    assert sent.strength == 0.6
+    assert sent.init_image is not None
+    assert sent.init_image.shape == (128, 128, 3)
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return out.getvalue()

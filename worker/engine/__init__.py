@@ -38,7 +38,7 @@ COMPILED_SUBDIR = "compiled"  # under cache_dir: the persistent XLA compilation 
 
 
 class Engine(Protocol):
-    sizes: tuple[tuple[int, int], ...]  # (width, height) offered
+    sizes: tuple[tuple[int, int], ...]  # (width, height) offered, upscale sizes last
 
     def warm_up(self) -> float:
         """Compiles the first size's batch buckets, returning the seconds; the rest
@@ -73,6 +73,7 @@ def build_engine(
     jit_compile: bool | None = None,
     backend: str = "tensorflow",
     models: Sequence[str] = ("sd14",),
+    upscale_sizes: Sequence[tuple[int, int]] = (),
 ) -> Engine:
     """Builds each model's parts (one UNet for every size) and compiled loop; call
     warm_up next.
@@ -90,8 +91,10 @@ def build_engine(
     backend; it must be chosen before anything in the process imports Keras.
     models: the models to hold ("sd14", "sd21"); a request names one (the first by
     default). Each costs its own text encoder and UNet in memory (docs/engine.md).
+    upscale_sizes: further sizes offered for upscaling, warmed up for one image only,
+    after everything else (docs/engine.md, "Upscale sizes").
     """
-    _check_config(sizes, max_batch, steps_per_call)
+    _check_config([*sizes, *upscale_sizes], max_batch, steps_per_call)
     check_models(models)  # before Keras loads: a typo is said at once
     from worker.engine.backend import select_backend, use_compilation_cache
 
@@ -120,6 +123,7 @@ def build_engine(
         steps_per_call=steps_per_call,
         # cuDNN has fast small convolutions; only CPUs take the matrix-product route.
         small_conv_pixels=0 if gpu else SMALL_CONV_PIXELS,
+        upscale_sizes=upscale_sizes,
     )
 
 

@@ -40,6 +40,20 @@ class StepTable(NamedTuple):
     b2: Any
     c2: Any
     second: Any  # 1.0 where the step may be second order
+    # The level step i lands on (the next level; the last step's is clean: 1 and 0),
+    # where masked rows put their kept cells back.
+    alpha_next: Any
+    sigma_next: Any
+
+
+class Blend(NamedTuple):
+    """Masked rows' inputs (inpainting, zoom out, pan), all (B, h/8, w/8, .) float32.
+    Rows without a mask have mask 1 (redraw everything), which leaves them untouched, so
+    masked and unmasked rows share one compiled program."""
+
+    known: Any  # (.., 4) the encoded source image
+    mask: Any  # (.., 1) in [0, 1]: the share of each latent cell to redraw
+    noise: Any  # (.., 4) the row's own starting noise
 
 
 def step_table(schedule: Schedule, order: int) -> StepTable:
@@ -50,8 +64,20 @@ def step_table(schedule: Schedule, order: int) -> StepTable:
         out[: len(values)] = values
         return ops.convert_to_tensor(out)
 
-    columns = (schedule.timesteps, c.alpha, c.sigma, c.a, c.b1, c.b2, c.c2, c.second_order)
+    landing = schedule.alphas_cumprod[1:]
+    columns: tuple[npt.NDArray[Any], ...] = (
+        *(schedule.timesteps, c.alpha, c.sigma, c.a, c.b1, c.b2, c.c2, c.second_order),
+        *(np.sqrt(landing), np.sqrt(1.0 - landing)),
+    )
     return StepTable(*(padded(column) for column in columns))
+
+
+def blend(x: Any, rows: Blend, alpha: Any, sigma: Any) -> Any:
+    """Masked latent blending: redrawn cells keep the sampler's `x`, kept cells become
+    the known latent noised to the level `x` is at (alpha, sigma) with the row's noise.
+    At the clean level (1, 0) the kept cells are exactly the known latent."""
+    kept = alpha * rows.known + sigma * rows.noise
+    return rows.mask * x + (1.0 - rows.mask) * kept
 
 
 def timestep_embedding(timestep: Any, rows: int, max_period: float = 10000.0) -> Any:
@@ -108,6 +134,7 @@ class CompiledModel:
         table: StepTable,
         begin: Any,  # int32 scalars: run steps begin .. begin + count - 1
         count: Any,
+        masks: Blend,
     ) -> tuple[Any, Any, Any]:
         self.traces["denoise"] += 1
         rows = latents.shape[0]
@@ -122,6 +149,7 @@ class CompiledModel:
             second = _per_row(ops.cast(may, "float32"))
             b, c = row_weights(table.b1[i], table.b2[i], table.c2[i], second)
             x_next = update(x, x0, x0p, table.a[i], b, c)
+            x_next = blend(x_next, masks, table.alpha_next[i], table.sigma_next[i])
             active = _per_row(starts <= i)  # img2img rows wait for their start step
             return i + 1, runs + 1, ops.where(active, x_next, x), ops.where(active, x0, x0p)
 

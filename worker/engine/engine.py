@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from keras import ops
 
+from worker.engine import masks as masked
 from worker.engine.compiled import CompiledModel, StepTable, step_table
 from worker.engine.parts import MAX_PROMPT_LENGTH, Parts
 from worker.engine.precision import Precision
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 
 Pixels = npt.NDArray[np.uint8]
 Latents = npt.NDArray[np.float32]
+Size = tuple[int, int]
+WarmTask = tuple[int, int, int]  # (width, height, bucket); bucket 0 = the image encoder
+ModelTask = tuple[str, int, int, int]  # (model, width, height, bucket)
 
 
 class _Ticker:
@@ -66,6 +70,7 @@ class _Plan:
     schedule: Schedule
     table: StepTable
     init_latents: dict[int, Latents]  # request index -> encoded init image
+    masks: dict[int, Latents]  # request index -> (h/8, w/8, 1) share of each cell to redraw
 
 
 class KerasEngine:
@@ -81,8 +86,11 @@ class KerasEngine:
         max_batch: int,
         steps_per_call: int,
         small_conv_pixels: int,
+        upscale_sizes: Sequence[Size] = (),
     ) -> None:
-        self.sizes = tuple(sizes)
+        # Upscale sizes are offered too, but compiled only for one image, last.
+        self.upscale_sizes = tuple(size for size in upscale_sizes if size not in sizes)
+        self.sizes = (*sizes, *self.upscale_sizes)
         self.precision = precision
         self.max_batch = max_batch
         self.buckets = bucket_sizes(max_batch)
@@ -103,6 +111,7 @@ class KerasEngine:
         self.host_calls = 0  # compiled loop calls, each one host round trip
         self._lock = threading.Lock()  # one job or one warm-up program at a time
         self.warming: threading.Thread | None = None  # the background warm-up
+        self._compiled: set[ModelTask] = set()  # programs run once, by warm-up or a job
 
     @property
     def model(self) -> CompiledModel:
@@ -145,37 +154,42 @@ class KerasEngine:
             seconds = time.monotonic() - started
         return seconds
 
-    def _warm_tasks(self) -> list[tuple[str, int, int, int]]:
-        """(model, width, height, bucket) for each batch program, model by model and size
-        by size; bucket 0 is the image encoder of that size, last of all."""
-        batches = [
-            (model, w, h, bucket)
-            for model in self.models
-            for w, h in self.sizes
-            for bucket in self.buckets
-        ]
-        return batches + [(model, w, h, 0) for model in self.models for w, h in self.sizes]
+    def _warm_tasks(self) -> list[ModelTask]:
+        """(model, width, height, bucket) for each program, model by model, in the order
+        of `warm_tasks`."""
+        configured = self.sizes[: len(self.sizes) - len(self.upscale_sizes)]
+        tasks = warm_tasks(configured, self.buckets, self.upscale_sizes)
+        return [(name, *task) for name in self.models for task in tasks]
 
-    def _warm(self, tasks: list[tuple[str, int, int, int]], done: int, total: int) -> None:
+    def _warm(self, tasks: list[ModelTask], done: int, total: int) -> None:
         for number, (name, width, height, bucket) in enumerate(tasks, done + 1):
             began = time.monotonic()
             model = self.models[name]
+            upscale = " (upscale)" if (width, height) in self.upscale_sizes else ""
+            what = f"{width}x{height}{upscale} for {_program(bucket)} of {name}"
+            log.info("Warm-up %d/%d: compiling %s", number, total, what)
             with self._lock:  # never beside a job: it would slow the job down
                 if bucket:
                     self._warm_batch(model, width, height, bucket)
                 else:
                     model.encode_image(ops.zeros((1, height, width, 3)))
-            what = f"{bucket} image(s)" if bucket else "the image encoder"
+                self._compiled.add((name, width, height, bucket))
             log.info(
-                "Warm-up %d/%d: compiled %dx%d for %s of %s in %.1f s",
+                "Warm-up %d/%d: compiled %s in %.1f s",
                 number,
                 total,
-                width,
-                height,
                 what,
-                name,
                 time.monotonic() - began,
             )
+
+    def _on_demand(self, name: str, width: int, height: int, bucket: int) -> None:
+        """Logs a program a job compiles itself (warm-up has not reached it, or never
+        will: an upscale size for more than one image)."""
+        if (name, width, height, bucket) not in self._compiled:
+            log.info(
+                "Compiling %dx%d for %s of %s for this job", width, height, _program(bucket), name
+            )
+            self._compiled.add((name, width, height, bucket))
 
     def _warm_batch(self, model: CompiledModel, width: int, height: int, bucket: int) -> None:
         zeros = ops.zeros((bucket, *latent_shape(width, height)))
@@ -192,6 +206,7 @@ class KerasEngine:
             table,
             _int(0),
             _int(1),
+            masked.to_tensors(masked.unmasked((bucket, *latent_shape(width, height)))),
         )
         model.decode(zeros)
 
@@ -230,13 +245,20 @@ class KerasEngine:
         first = requests[0]
         schedule = schedule_for(first.sampler, first.steps)
         model = self.models[first.model]
+        if any(request.init_image is not None for request in requests):
+            self._on_demand(first.model, first.width, first.height, 0)
         init_latents = {
             index: _encode_init(model, request.init_image, first.width, first.height)
             for index, request in enumerate(requests)
             if request.init_image is not None
         }
+        masks = {
+            index: masked.cells_to_redraw(request.mask, first.width, first.height)
+            for index, request in enumerate(requests)
+            if request.mask is not None
+        }
         table = step_table(schedule, max_order(first.sampler))
-        return _Plan(first.model, first.width, first.height, schedule, table, init_latents)
+        return _Plan(first.model, first.width, first.height, schedule, table, init_latents, masks)
 
     def _run(
         self, rows: list[Row], plan: _Plan, ticker: _Ticker, preview: PreviewFn | None
@@ -247,9 +269,13 @@ class KerasEngine:
         pad = bucket - len(rows)
         steps = plan.schedule.steps
         shape = latent_shape(plan.width, plan.height)
+        self._on_demand(plan.model, plan.width, plan.height, bucket)
+        noises = [noise(row.seed, shape) for row in rows]
         latents = np.zeros((bucket, *shape), dtype=np.float32)
         for i, row in enumerate(rows):
-            latents[i] = self._start_latent(row, plan, shape)
+            latents[i] = self._start_latent(row, plan, noises[i])
+        blend = masked.row_inputs(rows, plan.masks, plan.init_latents, noises, latents.shape)
+        masks = masked.to_tensors(blend)
         # Padding rows start after the last step: they ride along and never change.
         starts = ops.convert_to_tensor([row.start for row in rows] + [steps] * pad, "int32")
         guidance = ops.convert_to_tensor([row.guidance for row in rows] + [0.0] * pad, "float32")
@@ -266,19 +292,19 @@ class KerasEngine:
                 plan.table,
                 _int(begin),
                 _int(count),
+                masks,
             )
             self.host_calls += 1
             if not bool(finite):
                 raise FloatingPointError("The latents overflowed (inf or NaN) while sampling.")
             ticker.advance(count)
             if preview is not None:
-                _send_previews(rows, np.asarray(x0_prev), preview)
+                _send_previews(rows, masked.shown(np.asarray(x0_prev), blend), preview)
         return np.asarray(model.decode(x))[: len(rows)]
 
-    def _start_latent(self, row: Row, plan: _Plan, shape: tuple[int, ...]) -> Latents:
+    def _start_latent(self, row: Row, plan: _Plan, row_noise: Latents) -> Latents:
         """Pure noise for text-to-image; the source latent noised to the row's start level
         for img2img (at strength 0 that is the source itself)."""
-        row_noise = noise(row.seed, shape)
         source = plan.init_latents.get(row.request)
         if source is None:
             return row_noise
@@ -300,6 +326,23 @@ def _encode_init(model: CompiledModel, image: Pixels, width: int, height: int) -
 
     pixels = prepare(image, width, height)[np.newaxis]
     return np.asarray(model.encode_image(ops.convert_to_tensor(pixels))[0])
+
+
+def warm_tasks(
+    sizes: Sequence[Size], buckets: Sequence[int], upscale_sizes: Sequence[Size] = ()
+) -> list[WarmTask]:
+    """Warm-up's programs in order: every bucket of each size, size by size, then each
+    size's image encoder (bucket 0; img2img only), then each upscale size for one image
+    and its encoder, last: upscaling is rarer, and a job of more images at such a size
+    compiles its own program."""
+    batches = [(w, h, bucket) for w, h in sizes for bucket in buckets]
+    encoders = [(w, h, 0) for w, h in sizes]
+    upscales = [(w, h, bucket) for w, h in upscale_sizes for bucket in (1, 0)]
+    return batches + encoders + upscales
+
+
+def _program(bucket: int) -> str:
+    return f"{bucket} image(s)" if bucket else "the image encoder"
 
 
 def _int(value: int) -> Any:

@@ -44,6 +44,9 @@ class GenerationRequest:
     init_image: npt.NDArray[np.uint8] | None = field(default=None, compare=False)
     strength: float = 0.8
     model: str = DEFAULT_MODEL  # which of the engine's models makes it (core/jobs.py MODELS)
+    # Inpainting, zoom out, pan: HxW uint8 at the init image's size, 255 = redraw, 0 =
+    # keep the init image there (between: partly). Only with init_image.
+    mask: npt.NDArray[np.uint8] | None = field(default=None, compare=False)
 
 
 def check_batch(
@@ -98,3 +101,15 @@ def check_request(
         raise ValueError(f"strength must be between 0 and 1, not {request.strength}.")
     if request.init_image is not None and request.init_image.dtype != np.uint8:
         raise ValueError(f"init_image must be uint8 pixels, not {request.init_image.dtype}.")
+    if request.mask is not None:
+        _check_mask(request.mask, request.init_image)
+
+
+def _check_mask(mask: npt.NDArray[np.uint8], image: npt.NDArray[np.uint8] | None) -> None:
+    if image is None:
+        raise ValueError("A mask needs an init_image: it says which of its pixels to redraw.")
+    if mask.dtype != np.uint8 or mask.shape != image.shape[:2]:
+        raise ValueError(
+            f"The mask must be uint8 of the init image's size {image.shape[:2]}, "
+            f"not {mask.dtype} {mask.shape}."
+        )
