@@ -116,7 +116,7 @@ def test_every_step_blends_at_the_level_it_lands_on(
     schedule = karras_schedule(STEPS)
     table = step_table(schedule, 2)
     tensor = keras.ops.convert_to_tensor
-    blank, prompt = (engine._prompts.context(text) for text in ("", "a quiet harbour"))
+    blank, prompt = (engine._prompts["sd14"].context(text) for text in ("", "a quiet harbour"))
     contexts = keras.ops.concatenate([blank, blank, prompt, prompt], 0)
     noises = np.stack([noise(seed, latent_shape(*SIZE)) for seed in SEEDS])
     knowns = np.stack([known, np.zeros_like(known)])
@@ -174,7 +174,7 @@ def test_an_upscale_size_is_offered_and_compiles_on_demand(
 ) -> None:
     double = (2 * WIDTH, 2 * HEIGHT)
     upscaling = KerasEngine(
-        engine.model.parts,  # the same weights: no second UNet in memory
+        {"sd14": engine.model.parts},  # the same weights: no second UNet in memory
         sizes=[SIZE],
         precision=engine.precision,
         max_batch=engine.max_batch,
@@ -193,7 +193,7 @@ def test_an_upscale_size_is_offered_and_compiles_on_demand(
     with caplog.at_level(logging.INFO, logger="worker.engine.engine"):
         [image] = upscaling.generate([big])
     assert image.shape == (1, double[1], double[0], 3)
-    assert f"Compiling {double[0]}x{double[1]} for 1 image(s) for this job" in caplog.text
+    assert f"Compiling {double[0]}x{double[1]} for 1 image(s) of sd14 for this job" in caplog.text
 
 
 def test_previews_show_the_kept_cells_as_the_source(
