@@ -25,6 +25,7 @@ from core.settings import WorkerSettings, load
 from core.store import open_store
 from core.store.base import DAY
 from core.vocab import resolve_vocab
+from worker.engine import Engine
 from worker.engine.weights import downloaded_weights
 from worker.loop import EngineLike, Worker
 
@@ -44,7 +45,7 @@ def fetch_files(settings: WorkerSettings) -> tuple[Path, str]:
     return vocab, weights
 
 
-def build(settings: WorkerSettings, vocab: Path, weights: str) -> EngineLike:
+def build(settings: WorkerSettings, vocab: Path, weights: str) -> Engine:
     from worker.engine import build_engine  # TensorFlow loads here, not for `check`
 
     try:
@@ -171,7 +172,10 @@ def main(argv: list[str]) -> int:
     except ValueError as error:  # a weights folder that lacks a file, a read-only cache
         sys.exit(f"Configuration error: {error}")
     engine = build(settings, vocab, weights)
-    asyncio.run(serve(settings, engine))
+    try:
+        asyncio.run(serve(settings, engine))
+    finally:
+        engine.close()
     return 0
 
 

@@ -136,6 +136,30 @@ def test_warm_up_readies_the_first_size_then_finishes_in_the_background(
     assert lines[-1].startswith(f"Warm-up {total}/{total}: compiled 128x128 for the image encoder")
 
 
+def test_close_stops_the_background_warm_up_between_programs(
+    engine: KerasEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker told to stop must not exit while the background warm-up is inside the
+    backend (TensorFlow aborts the process): close stops it after its current program."""
+    caplog.set_level(logging.INFO, logger="worker.engine.engine")
+    other = KerasEngine(
+        {"sd14": engine.model.parts},  # the same weights: no second UNet in memory
+        sizes=[SIZE],
+        precision=engine.precision,
+        max_batch=1,
+        steps_per_call=1,
+        small_conv_pixels=engine.model.unet.small_conv_pixels,
+        upscale_sizes=[(2 * SIZE[0], 2 * SIZE[1])],  # 3 programs left for the background
+    )
+    other.warm_up()
+    other.close()
+    assert other.warming is not None
+    assert not other.warming.is_alive()
+    stopped = [r.getMessage() for r in caplog.records if "Warm-up stopped" in r.getMessage()]
+    assert len(stopped) == 1
+    assert "(upscale)" not in caplog.text  # stopped before the upscale size's programs
+
+
 @pytest.mark.skipif(BACKEND != "jax", reason="TensorFlow caches only XLA programs (GPU)")
 def test_compiled_programs_are_kept_in_the_cache_folder(
     engine: KerasEngine, cache_dir: Path

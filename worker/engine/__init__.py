@@ -60,6 +60,10 @@ class Engine(Protocol):
         """CLIP tokens in `text`, start and end included; more than 77 is refused."""
         ...
 
+    def close(self) -> None:
+        """Stops the background warm-up (after its current program) and waits for it."""
+        ...
+
 
 def build_engine(
     weights: str,

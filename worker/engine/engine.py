@@ -111,6 +111,7 @@ class KerasEngine:
         self.host_calls = 0  # compiled loop calls, each one host round trip
         self._lock = threading.Lock()  # one job or one warm-up program at a time
         self.warming: threading.Thread | None = None  # the background warm-up
+        self._closing = threading.Event()  # tells the background warm-up to stop
         self._compiled: set[ModelTask] = set()  # programs run once, by warm-up or a job
 
     @property
@@ -161,8 +162,18 @@ class KerasEngine:
         tasks = warm_tasks(configured, self.buckets, self.upscale_sizes)
         return [(name, *task) for name in self.models for task in tasks]
 
+    def close(self) -> None:
+        """Stops the background warm-up after the program it is compiling, and waits for
+        it: a process that exits while a thread is inside TensorFlow aborts."""
+        self._closing.set()
+        if self.warming is not None:
+            self.warming.join()
+
     def _warm(self, tasks: list[ModelTask], done: int, total: int) -> None:
         for number, (name, width, height, bucket) in enumerate(tasks, done + 1):
+            if self._closing.is_set():
+                log.info("Warm-up stopped at %d/%d: the worker is stopping", number - 1, total)
+                return
             began = time.monotonic()
             model = self.models[name]
             upscale = " (upscale)" if (width, height) in self.upscale_sizes else ""
