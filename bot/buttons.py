@@ -176,7 +176,7 @@ async def _upscale(bot: ImagineBot, interaction: discord.Interaction, job: Job, 
     if not settings.upscale:
         await reply(interaction, t("upscale_off", locale))
         return
-    if (width, height) not in remix.upscale_sizes(settings):
+    if (width, height) not in settings.upscale_sizes:
         await reply(interaction, t("upscale_too_big", locale, size=f"{width}x{height}"))
         return
     png = await _image(bot, interaction, job, index)
@@ -194,7 +194,7 @@ async def _outpaint(
     """Zoom out or pan: a masked job at the image's own size, which must still be one
     the bot makes (an offered size, or an upscale's)."""
     size = (job.params.width, job.params.height)
-    if size not in (*bot.settings.sizes, *remix.upscale_sizes(bot.settings)):
+    if size not in (*bot.settings.sizes, *bot.settings.upscale_sizes):
         await reply(interaction, t("size_gone", str(interaction.locale), size=job.params.size))
         return
     png = await _image(bot, interaction, job, index)

@@ -18,7 +18,6 @@ from bot.errors import ImagineTree
 from bot.i18n import CommandTranslator
 from bot.ledger import Ledger
 from bot.moderation import AuditButton, Moderation
-from bot.remix import upscale_sizes
 from core.clip_tokens import ClipTokenCounter
 from core.jobs import Job, JobParams
 from core.retention import keep_purging
@@ -76,7 +75,7 @@ class ImagineBot(commands.Bot):
             retry_seconds=self.settings.retry_seconds,
             after_finish=self.moderation.settle,
             after_release=self.moderation.release,
-            upscale_sizes=upscale_sizes(self.settings),
+            upscale_sizes=frozenset(self.settings.upscale_sizes),
         )
         await self.tree.set_translator(CommandTranslator())
         self.add_dynamic_items(JobButton, AuditButton)  # buttons outlive a restart

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 
 from core.jobs import MAX_SEED, UPSCALE_FACTOR, JobParams
-from core.settings import CommonSettings
 
 Size = tuple[int, int]
 
@@ -26,14 +25,6 @@ def image_seed(params: JobParams, index: int) -> int:
 
 def upscaled_size(params: JobParams) -> Size:
     return UPSCALE_FACTOR * params.width, UPSCALE_FACTOR * params.height
-
-
-def upscale_sizes(settings: CommonSettings) -> frozenset[Size]:
-    """The sizes an upscale may make: twice each offered size, if upscaling is on (the
-    worker compiles these, and only these, for upscales)."""
-    if not settings.upscale:
-        return frozenset()
-    return frozenset((UPSCALE_FACTOR * w, UPSCALE_FACTOR * h) for w, h in settings.sizes)
 
 
 def upscaled(params: JobParams, index: int) -> JobParams:

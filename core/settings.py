@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from core.jobs import MODELS
+from core.jobs import MODELS, UPSCALE_FACTOR
 
 Size = tuple[int, int]
 _SIZE = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
@@ -71,6 +71,14 @@ class CommonSettings(BaseSettings):
     @classmethod
     def _sizes(cls, value: object) -> object:
         return parse_sizes(value) if isinstance(value, str) else value
+
+    @property
+    def upscale_sizes(self) -> tuple[Size, ...]:
+        """What the upscale buttons make (bot) and the worker compiles for them: twice
+        each offered size, when upscaling is on."""
+        if not self.upscale:
+            return ()
+        return tuple((UPSCALE_FACTOR * w, UPSCALE_FACTOR * h) for w, h in self.sizes)
 
     @field_validator("models", mode="before")
     @classmethod

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from core import vocab_share
 from core.download import DownloadError
-from core.jobs import UPSCALE_FACTOR
 from core.logs import setup_logging
 from core.metrics import serve_metrics
 from core.settings import WorkerSettings, load
@@ -58,7 +57,7 @@ def build(settings: WorkerSettings, vocab: Path, weights: str) -> Engine:
             max_batch=settings.max_batch_images,
             backend=settings.backend,
             models=settings.models,
-            upscale_sizes=upscale_sizes(settings),
+            upscale_sizes=settings.upscale_sizes,
         )
     except ValueError as error:
         sys.exit(f"Configuration error: {error}")
@@ -70,18 +69,11 @@ def build(settings: WorkerSettings, vocab: Path, weights: str) -> Engine:
     if settings.upscale:
         log.info(
             "Upscaling to %s: compiled for one image after everything else",
-            ", ".join(f"{w}x{h}" for w, h in upscale_sizes(settings)),
+            ", ".join(f"{w}x{h}" for w, h in settings.upscale_sizes),
         )
     seconds = engine.warm_up()
     log.info("Warm-up took %.1f s; ready", seconds)
     return engine
-
-
-def upscale_sizes(settings: WorkerSettings) -> list[tuple[int, int]]:
-    """Each configured size times UPSCALE_FACTOR when upscaling is on (IMAGINE_UPSCALE)."""
-    if not settings.upscale:
-        return []
-    return [(UPSCALE_FACTOR * w, UPSCALE_FACTOR * h) for w, h in settings.sizes]
 
 
 def give_up(error: DownloadError, pause_seconds: float) -> int:

@@ -32,4 +32,4 @@ def test_the_engine_gets_the_upscale_sizes_when_upscaling(
     engine = build(WorkerSettings(), vocab=None, weights="random")  # type: ignore[arg-type]
     assert isinstance(engine, _Built)
     assert engine.options["sizes"] == ((128, 128), (256, 128))
-    assert engine.options["upscale_sizes"] == (expected if upscale == "1" else [])
+    assert engine.options["upscale_sizes"] == (tuple(expected) if upscale == "1" else ())
