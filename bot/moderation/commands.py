@@ -19,7 +19,16 @@ from bot.moderation import words as wordlist
 from bot.moderation.audit import NO_PINGS
 from bot.moderation.settings import Reset, Tier
 from bot.options import SAMPLER_CHOICES, model_names, offer_models, option_help
-from core.jobs import SAMPLERS, InvalidRequest
+from core.jobs import (
+    MAX_COUNT,
+    MAX_GUIDANCE,
+    MAX_STEPS,
+    MIN_COUNT,
+    MIN_GUIDANCE,
+    MIN_STEPS,
+    SAMPLERS,
+    InvalidRequest,
+)
 
 Interaction = discord.Interaction
 MAX_SIDE = 4096
@@ -118,8 +127,8 @@ class Admin(
     async def caps(
         self,
         interaction: Interaction,
-        steps: app_commands.Range[int, 0, 100] | None = None,
-        count: app_commands.Range[int, 0, 4] | None = None,
+        steps: app_commands.Range[int, 0, MAX_STEPS] | None = None,
+        count: app_commands.Range[int, 0, MAX_COUNT] | None = None,
         size: str | None = None,
     ) -> None:
         changes: dict[str, object] = {}
@@ -152,9 +161,9 @@ class Admin(
     async def defaults(
         self,
         interaction: Interaction,
-        count: app_commands.Range[int, 1, 4] | None = None,
-        steps: app_commands.Range[int, 1, 100] | None = None,
-        guidance: app_commands.Range[float, 0.0, 30.0] | None = None,
+        count: app_commands.Range[int, MIN_COUNT, MAX_COUNT] | None = None,
+        steps: app_commands.Range[int, MIN_STEPS, MAX_STEPS] | None = None,
+        guidance: app_commands.Range[float, MIN_GUIDANCE, MAX_GUIDANCE] | None = None,
         size: str | None = None,
         sampler: str | None = None,
         negative_prompt: str | None = None,
