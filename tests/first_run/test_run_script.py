@@ -129,7 +129,9 @@ async def test_without_a_gpu_it_installs_for_the_cpu_with_small_defaults(
         "-m pip install --progress-bar off --upgrade pip",
         "-m pip install --progress-bar off -c constraints.txt -e .[bot,worker,cpu]",
     ]  # pip's own lines, no -q; no animated bar where the output is not a terminal
-    assert "INFO worker: Starting: sizes 256x256, at most 1 image(s) per batch" in output
+    assert (
+        "INFO worker: Starting: models sd14, sizes 256x256, at most 1 image(s) per batch" in output
+    )
     # Nothing listens at the download address: the worker's sentence ends the run.
     assert "ERROR worker: Could not download kcv_encoder.h5" in output
     assert code == 1
@@ -153,7 +155,9 @@ async def test_the_admin_s_own_sizes_win_over_the_cpu_defaults(
         "No NVIDIA GPU found (nvidia-smi): installing CPU-only TensorFlow and using "
         "IMAGINE_MAX_BATCH=1 (set them in .env to choose others)."
     ) in output.splitlines()
-    assert "INFO worker: Starting: sizes 384x384, at most 1 image(s) per batch" in output
+    assert (
+        "INFO worker: Starting: models sd14, sizes 384x384, at most 1 image(s) per batch" in output
+    )
     assert code == 1
 
 
@@ -167,7 +171,10 @@ async def test_with_a_gpu_it_installs_tensorflow_with_cuda_and_keeps_the_default
     assert "NVIDIA GPU found: installing TensorFlow with CUDA." in output.splitlines()
     assert "No NVIDIA GPU" not in output
     assert pip_calls(pip_log)[-1].endswith("-e .[bot,worker,gpu]")
-    assert "Starting: sizes 512x512, 512x768, 768x512, at most 4 image(s) per batch" in output
+    assert (
+        "Starting: models sd14, sizes 512x512, 512x768, 768x512, at most 4 image(s) per batch"
+        in output
+    )
     assert code == 1
 
 
