@@ -23,6 +23,27 @@ async def stack(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator[Stac
 
 
 @pytest.fixture
+async def running(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator[Path]:
+    """`python -m bot` and `python -m worker` (random weights, 128x128) as processes
+    against the fake Discord, once the commands are registered; yields their folder."""
+    env = processes.stack_env(
+        tmp_path, IMAGINE_SYNC_GUILD=fake_discord.guild.id, **fake_discord.env()
+    )
+    worker = await processes.start("worker", env, tmp_path / "worker.log")
+    bot = await processes.start("bot", env, tmp_path / "bot.log")
+    try:
+        await fake_discord.wait_for(
+            lambda: fake_discord.guild_commands.get(fake_discord.guild.id), 60
+        )
+        yield tmp_path
+    finally:
+        codes = await processes.stop(bot), await processes.stop(worker)
+        assert codes == (0, 0)
+        log = (tmp_path / "bot.log").read_text() + (tmp_path / "worker.log").read_text()
+        assert fake_discord.token not in log
+
+
+@pytest.fixture
 async def job_store(tmp_path: Path) -> AsyncIterator[SqliteJobStore]:
     """A connection to tmp_path/jobs.db, the file a test's processes share."""
     store = await SqliteJobStore.open(tmp_path / "jobs.db")

@@ -3,35 +3,14 @@
 
 import io
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from tests.fake_discord import EPHEMERAL, FakeDiscord
-from tests.support import processes
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(900)]
-
-
-@pytest.fixture
-async def running(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator[Path]:
-    env = processes.stack_env(
-        tmp_path, IMAGINE_SYNC_GUILD=fake_discord.guild.id, **fake_discord.env()
-    )
-    worker = await processes.start("worker", env, tmp_path / "worker.log")
-    bot = await processes.start("bot", env, tmp_path / "bot.log")
-    try:
-        await fake_discord.wait_for(
-            lambda: fake_discord.guild_commands.get(fake_discord.guild.id), 60
-        )
-        yield tmp_path
-    finally:
-        codes = await processes.stop(bot), await processes.stop(worker)
-        assert codes == (0, 0)
-        log = (tmp_path / "bot.log").read_text() + (tmp_path / "worker.log").read_text()
-        assert fake_discord.token not in log
 
 
 async def test_imagine_goes_from_slash_command_to_grid_and_usage_row(

@@ -11,7 +11,6 @@ the latents (tests/engine/test_masks.py).
 import io
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -20,28 +19,10 @@ import pytest
 from PIL import Image
 
 from tests.fake_discord import FakeDiscord, FakeInteraction, FakeMessage, Upload
-from tests.support import processes
 
 pytestmark = [pytest.mark.model, pytest.mark.timeout(1500)]
 
 Pixels = npt.NDArray[np.int16]
-
-
-@pytest.fixture
-async def running(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator[Path]:
-    env = processes.stack_env(
-        tmp_path, IMAGINE_SYNC_GUILD=fake_discord.guild.id, **fake_discord.env()
-    )
-    worker = await processes.start("worker", env, tmp_path / "worker.log")
-    bot = await processes.start("bot", env, tmp_path / "bot.log")
-    try:
-        await fake_discord.wait_for(
-            lambda: fake_discord.guild_commands.get(fake_discord.guild.id), 60
-        )
-        yield tmp_path
-    finally:
-        codes = await processes.stop(bot), await processes.stop(worker)
-        assert codes == (0, 0)
 
 
 async def result_of(interaction: FakeInteraction) -> FakeMessage:
